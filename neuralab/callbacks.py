@@ -1,0 +1,474 @@
+"""Callbacks with Keras hook names.
+
+Subclass :class:`Callback` and override any of ``on_train_begin/end``,
+``on_epoch_begin/end``, ``on_train_batch_begin/end`` (``on_batch_begin/end`` too),
+``on_test_begin/end``, ``on_test_batch_begin/end``, ``on_predict_begin/end``. Each gets
+``logs``: a dict of the current loss/metrics (``val_*`` at epoch end). ``self.model`` is
+the model being trained; setting ``self.model.stop_training = True`` stops after the
+current batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+import warnings
+
+import numpy as np
+
+from .io_utils import atomic_write_text
+
+__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
+           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
+           "LambdaCallback", "StopAtTarget", "ProgressLogger"]
+
+
+class Callback:
+    def __init__(self):
+        self.model = None
+        self.params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs)
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+
+
+def _overrides(cb: Callback, *names: str) -> bool:
+    """Whether ``cb`` implements any of the hooks (as a method or an instance attribute)."""
+    return any(n in cb.__dict__ or getattr(type(cb), n) is not getattr(Callback, n)
+               for n in names)
+
+
+class CallbackList:
+    """Calls hooks on several callbacks in order.
+
+    Per-batch hooks go only to callbacks that implement them (and, for the progress
+    logger, only when it draws a bar), so an epoch of small batches pays nothing for
+    callbacks that only look at epochs.
+    """
+
+    def __init__(self, callbacks, model, params: dict):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params(params)
+        self.batch_callbacks: list[Callback] = []
+
+    def call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs=None) -> None:
+        self.call("on_train_begin", logs)
+        self.batch_callbacks = [
+            cb for cb in self.callbacks
+            if _overrides(cb, "on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
+                          "on_batch_end") and getattr(cb, "wants_batches", lambda: True)()]
+
+    def call_batch(self, hook: str, batch: int, logs) -> None:
+        for cb in self.batch_callbacks:
+            getattr(cb, hook)(batch, logs)
+
+
+class History(Callback):
+    """Records ``logs`` of every epoch: ``history.history["val_loss"]`` etc."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        #: set when training stopped because the loss became NaN/inf
+        self.diverged: dict | None = None
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = {}
+        self.diverged = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+def _monitor_mode(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.lower()
+    return "max" if ("acc" in name or name.endswith("auc") or "top_k" in name) \
+        and "error" not in name else "min"
+
+
+class _Monitor(Callback):
+    """Shared by callbacks that watch one logged quantity for improvement."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float):
+        super().__init__()
+        self.monitor = monitor
+        self.mode = _monitor_mode(monitor, mode)
+        self.min_delta = abs(float(min_delta))
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _current(self, logs) -> float | None:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"{type(self).__name__} is monitoring {self.monitor!r}, which is not "
+                          f"among the logged values {sorted(logs or {})}", stacklevel=3)
+        return value
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(_Monitor):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the best epoch's weights are put back at the end of
+    training, whether or not it stopped early.
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0):
+        super().__init__(monitor, mode, min_delta)
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0, got {patience!r}")
+        self.patience, self.verbose, self.baseline = int(patience), verbose, baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._current(logs)
+        if value is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._improved(value):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._beats_baseline(value):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def _beats_baseline(self, value):
+        return value < self.baseline if self.mode == "min" else value > self.baseline
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the model (or only its weights) after each epoch; ``filepath`` may contain
+    ``{epoch:02d}`` and logged names such as ``{val_loss:.3f}``. Files are written
+    atomically."""
+
+    def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False,
+                 mode: str = "auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__(monitor, mode, 0.0)
+        if save_freq != "epoch":
+            raise ValueError(f"ModelCheckpoint supports save_freq='epoch' only, got {save_freq!r}")
+        self.filepath, self.verbose = str(filepath), verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        if initial_value_threshold is not None:
+            self.best = float(initial_value_threshold)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            value = self._current(logs)
+            if value is None or not self._improved(value):
+                return
+            if self.verbose:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                      f"{value:.5f}, saving model to {path}")
+            self.best = value
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch start to ``schedule(epoch, lr)`` (or
+    ``schedule(epoch)``)."""
+
+    def __init__(self, schedule, verbose: int = 0):
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        try:
+            lr = self.schedule(epoch, optimizer.learning_rate)
+        except TypeError:
+            lr = self.schedule(epoch)
+        lr = float(lr)
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"LearningRateScheduler's schedule returned an invalid rate {lr!r}")
+        optimizer.learning_rate = lr
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience``
+    epochs (the "scheduled learning rate" of the EE449 homework)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0):
+        super().__init__(monitor, mode, min_delta)
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor!r}")
+        self.factor, self.patience, self.verbose = float(factor), int(patience), verbose
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._current(logs)
+        if value is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            optimizer = self.model.optimizer
+            old = optimizer.learning_rate
+            new = max(old * self.factor, self.min_lr)
+            if old - new > 1e-12 * old:
+                optimizer.learning_rate = new
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                self.cooldown_counter = self.cooldown
+            self.wait = 0
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch loss is NaN or infinite."""
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch (``epoch`` then the logged values); the file is rewritten
+    atomically after every epoch, so a crash never leaves half a row."""
+
+    def __init__(self, filename: str, separator: str = ",", append: bool = False):
+        super().__init__()
+        self.filename, self.separator, self.append = str(filename), separator, append
+
+    def on_train_begin(self, logs=None):
+        self.rows: list[dict] = []
+        self.keys: list[str] | None = None
+        if self.append:
+            try:
+                with open(self.filename, newline="") as f:
+                    reader = csv.DictReader(f, delimiter=self.separator)
+                    self.rows = list(reader)
+                    self.keys = [k for k in (reader.fieldnames or []) if k != "epoch"] or None
+            except FileNotFoundError:
+                pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        self.rows.append({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["epoch"] + self.keys, delimiter=self.separator,
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.filename, buffer.getvalue())
+
+
+class LambdaCallback(Callback):
+    """Callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    _HOOKS = ("on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end",
+              "on_train_begin", "on_train_end")
+
+    def __init__(self, **hooks):
+        super().__init__()
+        unknown = set(hooks) - set(self._HOOKS)
+        if unknown:
+            raise TypeError(f"LambdaCallback got unknown hooks {sorted(unknown)}; accepted: "
+                            f"{list(self._HOOKS)}")
+        for name, fn in hooks.items():
+            if fn is not None:
+                setattr(self, name, fn)
+
+
+class StopAtTarget(Callback):
+    """Stop once ``monitor`` reaches ``target``, e.g. ``StopAtTarget("accuracy", 0.99)`` as in
+    the instrument lab. Checked at the end of each epoch; with ``per_batch=True`` also after
+    every batch, on the running average of the epoch so far."""
+
+    def __init__(self, monitor: str = "accuracy", target: float = 0.99, mode: str = "auto",
+                 verbose: int = 1, per_batch: bool = False):
+        super().__init__()
+        self.monitor, self.target = monitor, float(target)
+        self.mode = _monitor_mode(monitor, mode)
+        self.verbose = verbose
+        self.per_batch = per_batch
+        self.reached_epoch: int | None = None
+
+    def wants_batches(self) -> bool:
+        return self.per_batch
+
+    def _reached(self, logs) -> bool:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return False
+        return value >= self.target if self.mode == "max" else value <= self.target
+
+    def on_train_begin(self, logs=None):
+        self.reached_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and self._reached(logs):
+            self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.reached_epoch is None and self._reached(logs):
+            self._stop()
+
+    def _stop(self):
+        self.reached_epoch = self._epoch
+        self.model.stop_training = True
+        if self.verbose:
+            shown = f"{self.target:.2%}" if "acc" in self.monitor else f"{self.target:g}"
+            print(f"\nReached target {self.monitor} ({shown}), stopping training!")
+
+
+class ProgressLogger(Callback):
+    """Keras-style console output, added by ``fit(verbose=1|2)``.
+
+    ``verbose=1`` on a terminal: a tqdm bar per epoch with the running loss and metrics.
+    Otherwise (``verbose=2``, or output redirected to a file or pipe) one line per epoch,
+    so logs are not flooded with bar redraws.
+    """
+
+    def __init__(self, verbose: int = 1, stream=None):
+        super().__init__()
+        self.verbose = verbose
+        self.stream = stream
+
+    def on_train_begin(self, logs=None):
+        stream = self.stream or sys.stdout
+        self._out = stream
+        self._use_bar = self.verbose == 1 and getattr(stream, "isatty", lambda: False)()
+        self._bar = None
+        self._epochs = self.params.get("epochs")
+        self._steps = self.params.get("steps")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self._epochs}", file=self._out)
+        self._start = _now()
+        if self._use_bar:
+            self._bar = _make_bar(self._steps, self._out)
+
+    def on_batch_end(self, batch, logs=None):
+        if self._bar is not None:
+            self._bar.update(1)
+            if batch % 10 == 0 or batch + 1 == self._steps:
+                self._bar.set_postfix_str(format_logs(logs), refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elapsed = _now() - self._start
+        steps = self._steps or 1
+        per_step = elapsed / steps
+        unit = f"{per_step * 1e3:.0f}ms/step" if per_step >= 1e-3 else f"{per_step * 1e6:.0f}us/step"
+        print(f"{steps}/{steps} - {elapsed:.0f}s - {unit} - {format_logs(logs)}", file=self._out)
+
+    # so CallbackList sees batch hooks only when a bar is shown
+    def wants_batches(self) -> bool:
+        return self._use_bar
+
+
+def format_logs(logs) -> str:
+    """``loss: 0.0723 - accuracy: 0.9834 - val_loss: ...`` (Keras order: loss first)."""
+    items = [(k, v) for k, v in (logs or {}).items() if k not in ("lr", "learning_rate")]
+    return " - ".join(f"{k}: {_fmt(v)}" for k, v in items)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.4e}"
+    return str(value)
+
+
+def _now() -> float:
+    import time
+    return time.perf_counter()
+
+
+def _make_bar(total, stream):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: fall back to epoch lines only
+        return None
+    return tqdm(total=total, file=stream, leave=False, unit="step", dynamic_ncols=True,
+                mininterval=0.1)

@@ -1,0 +1,257 @@
+"""Weight initializers (Keras names and defaults), all drawing from an explicit Generator.
+
+An initializer is called as ``init(shape, dtype, rng)``. With ``seed=`` it ignores ``rng``
+and returns the same values every call, as Keras does for seeded initializers.
+
+Fans of a kernel: Dense (in, out) has fan_in = in, fan_out = out; a Conv2D kernel
+(kh, kw, in, out) has fan_in = kh*kw*in and fan_out = kh*kw*out.
+
+=====================  =======================================================
+name                   distribution
+=====================  =======================================================
+zeros, ones            constant 0 / 1
+constant(value)        constant ``value``
+random_normal          N(mean=0, stddev=0.05)
+random_uniform         U(minval=-0.05, maxval=0.05); the lecture's U(-0.7, 0.7)
+                       is ``RandomUniform(-0.7, 0.7)``
+truncated_normal       N(0, 0.05) redrawn beyond 2 stddev
+glorot_uniform         U(-l, l), l = sqrt(6 / (fan_in + fan_out))  (Xavier)
+glorot_normal          truncated N(0, sqrt(2 / (fan_in + fan_out)) / .8796)
+he_uniform / he_normal   as Glorot with scale 2 / fan_in
+lecun_uniform / lecun_normal  as Glorot with scale 1 / fan_in
+=====================  =======================================================
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import backend
+
+# stddev of a standard normal truncated to [-2, 2]; dividing by it restores the variance.
+_TRUNCATION_STD = 0.87962566103423978
+
+
+def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of ``shape``; the last axis is the output axis."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: ``__call__(shape, dtype=None, rng=None) -> ndarray``."""
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+
+    def _rng(self, rng: np.random.Generator | None) -> np.random.Generator:
+        if self.seed is not None:
+            return np.random.default_rng(self.seed)
+        return rng if rng is not None else backend.get_rng()
+
+    def __call__(self, shape, dtype=None, rng: np.random.Generator | None = None) -> np.ndarray:
+        dtype = backend.standardize_dtype(dtype)
+        return np.asarray(self.sample(tuple(shape), self._rng(rng)), dtype=dtype)
+
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed} if self.seed is not None else {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Initializer):
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.value = float(value)
+
+    def sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    def __init__(self):
+        super().__init__(0.0)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+    def get_config(self):
+        return {}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        if stddev < 0:
+            raise ValueError(f"RandomNormal needs stddev >= 0, got {stddev!r}")
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def sample(self, shape, rng):
+        return rng.normal(self.mean, self.stddev, size=shape)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        if maxval < minval:
+            raise ValueError(f"RandomUniform needs minval <= maxval, got {minval!r} > {maxval!r}")
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def sample(self, shape, rng):
+        return rng.uniform(self.minval, self.maxval, size=shape)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+def _truncated_normal(rng: np.random.Generator, stddev: float, shape) -> np.ndarray:
+    """N(0, stddev) with values beyond 2 stddev redrawn."""
+    x = rng.standard_normal(size=shape)
+    outside = np.abs(x) > 2
+    while outside.any():
+        x[outside] = rng.standard_normal(size=int(outside.sum()))
+        outside = np.abs(x) > 2
+    return x * stddev
+
+
+class TruncatedNormal(RandomNormal):
+    def sample(self, shape, rng):
+        return self.mean + _truncated_normal(rng, self.stddev, shape)
+
+
+class VarianceScaling(Initializer):
+    """Variance ``scale / n`` with n = fan_in, fan_out or their average (Keras semantics)."""
+
+    _MODES = ("fan_in", "fan_out", "fan_avg")
+    _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal", seed: int | None = None):
+        super().__init__(seed)
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling needs scale > 0, got {scale!r}")
+        if mode not in self._MODES:
+            raise ValueError(f"Unknown mode {mode!r}; accepted: {list(self._MODES)}")
+        if distribution not in self._DISTRIBUTIONS:
+            raise ValueError(
+                f"Unknown distribution {distribution!r}; accepted: {list(self._DISTRIBUTIONS)}"
+            )
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def sample(self, shape, rng):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return rng.uniform(-limit, limit, size=shape)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, math.sqrt(variance), size=shape)
+        return _truncated_normal(rng, math.sqrt(variance) / _TRUNCATION_STD, shape)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                **super().get_config()}
+
+
+def _preset(name: str, scale: float, mode: str, distribution: str):
+    class Preset(VarianceScaling):
+        def __init__(self, seed: int | None = None):
+            super().__init__(scale, mode, distribution, seed)
+
+        def get_config(self):
+            return {"seed": self.seed} if self.seed is not None else {}
+
+    Preset.__name__ = Preset.__qualname__ = name
+    return Preset
+
+
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
+
+_REGISTRY: dict[str, type[Initializer]] = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+}
+_ALIASES = {"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
+            "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal", "zero": "zeros",
+            "normal": "random_normal", "uniform": "random_uniform"}
+_CLASS_NAMES = {cls.__name__: cls for cls in _REGISTRY.values()}
+
+
+def get(identifier) -> Initializer:
+    """Resolve a name (``"glorot_uniform"``), a config dict, or an Initializer instance."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key in _REGISTRY:
+            return _REGISTRY[key]()
+        if identifier in _CLASS_NAMES:
+            return _CLASS_NAMES[identifier]()
+        raise ValueError(f"Unknown initializer {identifier!r}; accepted: {sorted(_REGISTRY)}")
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        return _Callable(identifier)
+    raise ValueError(
+        f"Could not interpret initializer {identifier!r}: expected a name from "
+        f"{sorted(_REGISTRY)} or an Initializer"
+    )
+
+
+class _Callable(Initializer):
+    """Wraps ``f(shape, dtype)`` functions, as Keras accepts them."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __call__(self, shape, dtype=None, rng=None):
+        return np.asarray(self.fn(tuple(shape), backend.standardize_dtype(dtype)),
+                          dtype=backend.standardize_dtype(dtype))
+
+
+def serialize(initializer: Initializer) -> dict:
+    if isinstance(initializer, _Callable):
+        raise ValueError("A plain function initializer cannot be saved; use an Initializer class")
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config: dict) -> Initializer:
+    name = config.get("class_name")
+    if name not in _CLASS_NAMES:
+        raise ValueError(f"Unknown initializer class {name!r}; accepted: {sorted(_CLASS_NAMES)}")
+    return _CLASS_NAMES[name](**config.get("config", {}))

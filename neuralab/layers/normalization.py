@@ -1,0 +1,125 @@
+"""BatchNormalization over the last (feature / channel) axis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, regularizers
+from .base import Layer, register
+
+
+@register
+class BatchNormalization(Layer):
+    """Normalize each feature with batch statistics, then scale and shift.
+
+    Training: ``xhat = (x - mean_B) / sqrt(var_B + epsilon)``, ``y = gamma * xhat + beta``,
+    with the mean and (biased) variance taken over every axis but the last, so it serves
+    (N, D) features and (N, H, W, C) images alike. Inference uses the moving statistics.
+
+    Conventions (Keras, documented because PyTorch differs):
+
+    * ``moving = momentum * moving + (1 - momentum) * batch_stat`` with momentum 0.99
+      (PyTorch's ``momentum=0.1`` weights the *new* value; ours is ``1 - theirs``);
+    * the moving variance is fed the biased batch variance (PyTorch feeds the unbiased
+      one, ``var * n / (n - 1)``);
+    * ``epsilon=1e-3`` (PyTorch: 1e-5);
+    * a layer with ``trainable=False`` runs in inference mode even when training.
+
+    Backward (training mode), with m values per feature::
+
+        dxhat = dy * gamma
+        dx = (m dxhat - sum(dxhat) - xhat sum(dxhat xhat)) / (m sqrt(var + eps))
+
+    Weights, in Keras order: gamma, beta (trainable), moving_mean, moving_variance.
+
+    Shape: (N, ..., C) -> same shape.
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if axis not in (-1,):
+            raise ValueError(f"BatchNormalization supports axis=-1 (channels last), got {axis!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization momentum must be in [0, 1], got {momentum!r}")
+        if not epsilon > 0:
+            raise ValueError(f"BatchNormalization epsilon must be > 0, got {epsilon!r}")
+        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"BatchNormalization needs a known last axis, got {input_shape}")
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (channels,), self.gamma_initializer,
+                                         self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", (channels,), self.beta_initializer,
+                                        self.beta_regularizer)
+        self.moving_mean = self.add_weight("moving_mean", (channels,),
+                                           self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", (channels,),
+                                               self.moving_variance_initializer, trainable=False)
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        axes = tuple(range(x.ndim - 1))
+        self.batch_mode = bool(training) and self.trainable
+        if self.batch_mode:
+            mean = x.mean(axis=axes)
+            centered = x - mean
+            var = np.mean(centered * centered, axis=axes)
+            m = self.momentum
+            self.moving_mean.data *= m
+            self.moving_mean.data += (1 - m) * mean
+            self.moving_variance.data *= m
+            self.moving_variance.data += (1 - m) * var
+        else:
+            centered = x - self.moving_mean.data
+            var = self.moving_variance.data
+        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        self.xhat = centered * self.inv_std
+        y = self.xhat * self.gamma.data if self.scale else self.xhat.copy()
+        if self.center:
+            y += self.beta.data
+        return y.astype(self.dtype, copy=False)
+
+    def backward(self, dout):
+        axes = tuple(range(dout.ndim - 1))
+        if self.center and self.beta.trainable:
+            self.beta.accumulate(dout.sum(axis=axes))
+        if self.scale and self.gamma.trainable:
+            self.gamma.accumulate((dout * self.xhat).sum(axis=axes))
+        dxhat = dout * self.gamma.data if self.scale else dout
+        if not self.batch_mode:
+            return dxhat * self.inv_std
+        m = dout.size // dout.shape[-1]
+        sum_dxhat = dxhat.sum(axis=axes)
+        sum_dxhat_xhat = (dxhat * self.xhat).sum(axis=axes)
+        dx = m * dxhat - sum_dxhat - self.xhat * sum_dxhat_xhat
+        dx *= self.inv_std / m
+        return dx
+
+    def get_config(self):
+        return {
+            **super().get_config(), "axis": self.axis, "momentum": self.momentum,
+            "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+        }

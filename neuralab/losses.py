@@ -1,0 +1,428 @@
+"""Losses: ``loss(y_true, y_pred) -> float`` (mean over the batch) and its gradient.
+
+Each loss gives ``value = loss(y_true, y_pred)`` and ``gradient(y_true, y_pred) = dL/dy_pred``.
+Reduction is the mean over samples, as in Keras and PyTorch (per sample, MSE and binary
+cross-entropy average over the last axis first, as Keras does).
+
+Fused, stable paths. Softmax followed by categorical cross-entropy, and sigmoid followed
+by binary cross-entropy, have the simple gradient ``dL/dz = (p - t) / N`` with respect
+to the logits z. A model whose last layer ends in that activation calls
+:meth:`Loss.from_logits_grad` with the logits, so even logits of 1e4 give finite
+losses and gradients. ``from_logits=True`` losses take that path directly.
+
+String names (Keras): ``mean_squared_error`` (``mse``), ``mean_absolute_error`` (``mae``),
+``binary_crossentropy``, ``categorical_crossentropy``, ``sparse_categorical_crossentropy``,
+``multiclass_hinge`` (cs231n's SVM loss, alias ``svm``), ``categorical_hinge``, ``hinge``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations, backend
+
+__all__ = [
+    "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "MulticlassHinge",
+    "CategoricalHinge", "Hinge", "get", "serialize", "deserialize",
+]
+
+
+def _as_float(a, like: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a if a.dtype == like.dtype else a.astype(like.dtype)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``z - logsumexp(z)`` over the last axis, stable for any finite z."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """``log(1 + e^z)`` without overflow."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+class Loss:
+    """Base class. Subclasses implement ``call`` (per-sample losses) and ``gradient``."""
+
+    name = "loss"
+    #: the output activation this loss fuses with (``"softmax"``/``"sigmoid"``), if any
+    fused_activation: str | None = None
+
+    def __init__(self, from_logits: bool = False, name: str | None = None):
+        self.from_logits = bool(from_logits)
+        if name is not None:
+            self.name = name
+
+    def __call__(self, y_true, y_pred) -> float:
+        y_pred = np.asarray(y_pred, dtype=float) if not isinstance(y_pred, np.ndarray) else y_pred
+        y_true = self.check_targets(y_true, y_pred)
+        return float(self.call(y_true, y_pred).mean())
+
+    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Per-sample losses, shape (N,)."""
+        raise NotImplementedError
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """dL/dy_pred for the batch mean L; same shape as ``y_pred``."""
+        raise NotImplementedError
+
+    def value_and_gradient(self, y_true, y_pred) -> tuple[float, np.ndarray]:
+        return float(self.call(y_true, y_pred).mean()), self.gradient(y_true, y_pred)
+
+    def from_logits_grad(self, y_true, z: np.ndarray, p: np.ndarray | None = None):
+        """(loss, dL/dz) from logits ``z`` (``p = activation(z)`` may be passed to reuse)."""
+        raise NotImplementedError(f"{type(self).__name__} has no logits path")
+
+    def check_targets(self, y_true, y_pred: np.ndarray) -> np.ndarray:
+        """Validate and convert ``y_true``; raise ValueError saying what was expected."""
+        y_true = np.asarray(y_true)
+        if not np.issubdtype(y_true.dtype, np.number) and y_true.dtype != bool:
+            raise TypeError(f"{self.name}: targets must be numeric, got dtype {y_true.dtype}")
+        if y_true.shape != y_pred.shape:
+            if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1 \
+                    and y_true.shape == y_pred.shape[:-1]:
+                y_true = y_true.reshape(y_pred.shape)
+            else:
+                raise ValueError(f"{self.name}: targets of shape {y_true.shape} do not match "
+                                 f"predictions of shape {y_pred.shape}")
+        return _as_float(y_true, y_pred)
+
+    def get_config(self) -> dict:
+        return {"from_logits": self.from_logits} if self.fused_activation else {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class MeanSquaredError(Loss):
+    """``mean((y_pred - y_true)**2)`` over the last axis, then over the batch."""
+
+    name = "mean_squared_error"
+
+    def call(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return (diff * diff).reshape(len(diff), -1).mean(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        return (2.0 / y_pred.size) * (y_pred - y_true)
+
+
+class MeanAbsoluteError(Loss):
+    name = "mean_absolute_error"
+
+    def call(self, y_true, y_pred):
+        return np.abs(y_pred - y_true).reshape(len(y_pred), -1).mean(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        return np.sign(y_pred - y_true) / y_pred.size
+
+
+class BinaryCrossentropy(Loss):
+    """``-[t log p + (1 - t) log(1 - p)]``, averaged over the last axis then the batch.
+
+    On probabilities, ``p`` is clipped to ``[eps, 1 - eps]`` (eps = 1e-7) as in Keras;
+    with logits (``from_logits=True`` or fused after a sigmoid) it is computed as
+    ``softplus(z) - t z``, exact for any z.
+    """
+
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+
+    def check_targets(self, y_true, y_pred):
+        y_true = super().check_targets(y_true, y_pred)
+        if y_true.size and (y_true.min() < 0 or y_true.max() > 1):
+            raise ValueError(f"{self.name}: targets must lie in [0, 1], got values in "
+                             f"[{y_true.min()}, {y_true.max()}] (for labels -1/+1 use hinge or "
+                             "map them to 0/1)")
+        return y_true
+
+    def call(self, y_true, y_pred):
+        n = len(y_pred)
+        if self.from_logits:
+            per = softplus(y_pred) - y_true * y_pred
+        else:
+            eps = backend.epsilon()
+            p = np.clip(y_pred, eps, 1 - eps)
+            per = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
+        return per.reshape(n, -1).mean(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        if self.from_logits:
+            return (activations.sigmoid.forward(y_pred) - y_true) / y_pred.size
+        eps = backend.epsilon()
+        p = np.clip(y_pred, eps, 1 - eps)
+        grad = (p - y_true) / (p * (1 - p)) / y_pred.size
+        # the clip is flat outside [eps, 1 - eps]: no gradient flows there (as in Keras)
+        grad[(y_pred < eps) | (y_pred > 1 - eps)] = 0
+        return grad
+
+    def from_logits_grad(self, y_true, z, p=None):
+        if p is None:
+            p = activations.sigmoid.forward(z)
+        value = float((softplus(z) - y_true * z).mean())
+        return value, (p - y_true) * (1.0 / z.size)
+
+
+class CategoricalCrossentropy(Loss):
+    """``-sum_k t_k log p_k`` with one-hot (or soft) targets of shape (N, K)."""
+
+    name = "categorical_crossentropy"
+    fused_activation = "softmax"
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None):
+        super().__init__(from_logits, name)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+
+    def check_targets(self, y_true, y_pred):
+        y_true = np.asarray(y_true)
+        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] > 1:
+            raise ValueError(
+                f"{self.name}: expected one-hot targets of shape {y_pred.shape}, got integer "
+                f"labels of shape {y_true.shape}; use 'sparse_categorical_crossentropy' or "
+                "neuralab.utils.to_categorical(labels)")
+        y_true = super().check_targets(y_true, y_pred)
+        if y_true.size and (y_true.min() < 0 or y_true.max() > 1):
+            raise ValueError(f"{self.name}: one-hot targets must lie in [0, 1], got values in "
+                             f"[{y_true.min()}, {y_true.max()}]")
+        return y_true
+
+    def _smooth(self, y_true):
+        if not self.label_smoothing:
+            return y_true
+        k = y_true.shape[-1]
+        return y_true * (1 - self.label_smoothing) + self.label_smoothing / k
+
+    def call(self, y_true, y_pred):
+        t = self._smooth(y_true)
+        if self.from_logits:
+            logp = log_softmax(y_pred)
+        else:
+            p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+            logp = np.log(np.clip(p, backend.epsilon(), 1 - backend.epsilon()))
+        return -(t * logp).sum(axis=-1).reshape(len(y_pred), -1).mean(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        t = self._smooth(y_true)
+        n = y_pred.size // y_pred.shape[-1]
+        if self.from_logits:
+            return (np.exp(log_softmax(y_pred)) * t.sum(axis=-1, keepdims=True) - t) / n
+        eps = backend.epsilon()
+        s = y_pred.sum(axis=-1, keepdims=True)
+        p = y_pred / s
+        clipped = np.clip(p, eps, 1 - eps)
+        dp = np.where((p < eps) | (p > 1 - eps), 0.0, -t / clipped)
+        # through the normalization p = y / sum(y): dL/dy_j = (dp_j - sum_k dp_k p_k) / s
+        return ((dp - (dp * p).sum(axis=-1, keepdims=True)) / s / n).astype(y_pred.dtype)
+
+    def from_logits_grad(self, y_true, z, p=None):
+        t = self._smooth(y_true)
+        n = z.size // z.shape[-1]
+        logp = log_softmax(z)
+        value = float(-(t * logp).sum() / n)
+        if p is None:
+            p = np.exp(logp)
+        return value, (p - t) * (1.0 / n)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.label_smoothing:
+            config["label_smoothing"] = self.label_smoothing
+        return config
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with integer labels of shape (N,) (or (N, 1))."""
+
+    name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False, name=None):
+        super().__init__(from_logits=from_logits, name=name)
+
+    def check_targets(self, y_true, y_pred):
+        return check_labels(y_true, y_pred, self.name)
+
+    def call(self, y_true, y_pred):
+        rows = np.arange(len(y_pred))
+        if self.from_logits:
+            logp = log_softmax(y_pred)[rows, y_true]
+        else:
+            p = y_pred[rows, y_true] / y_pred.sum(axis=-1)
+            logp = np.log(np.clip(p, backend.epsilon(), 1 - backend.epsilon()))
+        return -logp
+
+    def gradient(self, y_true, y_pred):
+        return super().gradient(one_hot(y_true, y_pred.shape[-1], y_pred.dtype), y_pred)
+
+    def from_logits_grad(self, y_true, z, p=None):
+        n = len(z)
+        rows = np.arange(n)
+        zmax = z.max(axis=-1)
+        lse = zmax + np.log(np.exp(z - zmax[:, None]).sum(axis=-1))
+        value = float((lse - z[rows, y_true]).sum() / n)
+        if p is None:
+            p = np.exp(z - lse[:, None])
+        grad = p * (1.0 / n)
+        grad[rows, y_true] -= 1.0 / n
+        return value, grad
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+
+def one_hot(labels: np.ndarray, num_classes: int, dtype=np.float64) -> np.ndarray:
+    out = np.zeros((len(labels), num_classes), dtype=dtype)
+    out[np.arange(len(labels)), labels] = 1
+    return out
+
+
+def check_labels(y_true, y_pred: np.ndarray, who: str) -> np.ndarray:
+    """Integer class labels (N,) in [0, K) for predictions (N, K); returns intp labels."""
+    y_true = np.asarray(y_true)
+    k = y_pred.shape[-1]
+    if y_pred.ndim != 2:
+        raise ValueError(f"{who}: expected predictions of shape (N, classes), got {y_pred.shape}")
+    if y_true.ndim == 2 and y_true.shape[1] == 1:
+        y_true = y_true[:, 0]
+    if y_true.ndim != 1 or len(y_true) != len(y_pred):
+        hint = " (these look one-hot: use 'categorical_crossentropy')" if y_true.shape == y_pred.shape else ""
+        raise ValueError(f"{who}: expected integer labels of shape ({len(y_pred)},), got shape "
+                         f"{y_true.shape}{hint}")
+    if not np.issubdtype(y_true.dtype, np.integer):
+        if not np.issubdtype(y_true.dtype, np.number) or not np.all(np.isfinite(y_true)) \
+                or np.any(y_true != np.round(y_true)):
+            raise ValueError(f"{who}: labels must be integers in [0, {k}), got dtype {y_true.dtype} "
+                             "with non-integer values")
+    if y_true.size and (y_true.min() < 0 or y_true.max() >= k):
+        raise ValueError(f"{who}: labels must be integers in [0, {k}) for {k} outputs, got values "
+                         f"in [{y_true.min():g}, {y_true.max():g}]")
+    return y_true.astype(np.intp, copy=False)
+
+
+class MulticlassHinge(Loss):
+    """cs231n's multiclass SVM loss: ``sum_{j != y} max(0, s_j - s_y + margin)``.
+
+    Takes integer labels (N,) (or one-hot, converted). Subgradient: +1 on each violating
+    class, minus their count on the true class.
+    """
+
+    name = "multiclass_hinge"
+
+    def __init__(self, margin: float = 1.0, name=None):
+        super().__init__(name=name)
+        self.margin = float(margin)
+
+    def check_targets(self, y_true, y_pred):
+        y_true = np.asarray(y_true)
+        if y_true.shape == y_pred.shape and y_pred.shape[-1] > 1:
+            y_true = y_true.argmax(axis=-1)
+        return check_labels(y_true, y_pred, self.name)
+
+    def _margins(self, y_true, s):
+        rows = np.arange(len(s))
+        margins = np.maximum(0, s - s[rows, y_true][:, None] + self.margin)
+        margins[rows, y_true] = 0
+        return margins
+
+    def call(self, y_true, y_pred):
+        return self._margins(y_true, y_pred).sum(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        rows = np.arange(len(y_pred))
+        grad = (self._margins(y_true, y_pred) > 0).astype(y_pred.dtype)
+        grad[rows, y_true] = -grad.sum(axis=1)
+        return grad / len(y_pred)
+
+    def get_config(self):
+        return {"margin": self.margin}
+
+
+class CategoricalHinge(Loss):
+    """Keras ``categorical_hinge``: ``max(0, 1 + max_{j != y} s_j - s_y)`` (one-hot targets)."""
+
+    name = "categorical_hinge"
+
+    def call(self, y_true, y_pred):
+        pos = (y_true * y_pred).sum(axis=-1)
+        neg = ((1 - y_true) * y_pred).max(axis=-1)
+        return np.maximum(0, neg - pos + 1)
+
+    def gradient(self, y_true, y_pred):
+        pos = (y_true * y_pred).sum(axis=-1)
+        masked = (1 - y_true) * y_pred
+        neg_idx = masked.argmax(axis=-1)
+        active = (masked[np.arange(len(y_pred)), neg_idx] - pos + 1) > 0
+        grad = np.zeros_like(y_pred)
+        grad[np.arange(len(y_pred)), neg_idx] = active * (1 - y_true[np.arange(len(y_pred)), neg_idx])
+        grad -= active[:, None] * y_true
+        return grad / len(y_pred)
+
+
+class Hinge(Loss):
+    """Keras ``hinge``: ``mean(max(0, 1 - t y))`` with targets in {-1, +1} (0 maps to -1)."""
+
+    name = "hinge"
+
+    def check_targets(self, y_true, y_pred):
+        y_true = super().check_targets(y_true, y_pred)
+        return np.where(y_true == 0, -1, y_true).astype(y_pred.dtype)
+
+    def call(self, y_true, y_pred):
+        return np.maximum(0, 1 - y_true * y_pred).reshape(len(y_pred), -1).mean(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        return np.where(1 - y_true * y_pred > 0, -y_true, 0).astype(y_pred.dtype) / y_pred.size
+
+
+_REGISTRY: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
+                              CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                              MulticlassHinge, CategoricalHinge, Hinge)
+}
+_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "svm": "multiclass_hinge",
+            "bce": "binary_crossentropy", "crossentropy": "categorical_crossentropy"}
+_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+
+
+def get(identifier) -> Loss:
+    """Resolve a loss name (``"categorical_crossentropy"``), class, or instance."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key in _REGISTRY:
+            return _REGISTRY[key]()
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        raise ValueError(f"Unknown loss {identifier!r}; accepted: {sorted(_REGISTRY)} "
+                         f"(aliases {sorted(_ALIASES)})")
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"Could not interpret loss {identifier!r}: expected a name from "
+                     f"{sorted(_REGISTRY)} or a Loss instance")
+
+
+def serialize(loss: Loss) -> dict:
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config: dict) -> Loss:
+    name = config.get("class_name")
+    if name not in _CLASSES:
+        raise ValueError(f"Unknown loss class {name!r}; accepted: {sorted(_CLASSES)}")
+    return _CLASSES[name](**config.get("config", {}))
+
+
+# Keras-style function aliases
+mean_squared_error = mse = MeanSquaredError()
+mean_absolute_error = mae = MeanAbsoluteError()
+binary_crossentropy = BinaryCrossentropy()
+categorical_crossentropy = CategoricalCrossentropy()
+sparse_categorical_crossentropy = SparseCategoricalCrossentropy()

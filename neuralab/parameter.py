@@ -1,0 +1,120 @@
+"""``Parameter``: an array a layer learns, with its gradient beside it.
+
+Gradients accumulate (``+=``) across backward passes until :meth:`Parameter.zero_grad`.
+Zeroing is lazy: it marks the gradient stale, and the next backward pass *writes*
+instead of adding, so a training step never spends a pass over memory on ``fill(0)``.
+Reading :attr:`Parameter.grad` while it is stale returns zeros, as expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Parameter:
+    """A learnable array.
+
+    Attributes:
+        data: the values, e.g. a Dense kernel of shape (in_features, units).
+        grad: dL/d(data), same shape and dtype; accumulates until zeroed.
+        name: e.g. ``"dense/kernel"``.
+        trainable: whether optimizers update it (and backward computes its gradient).
+        regularizer: optional penalty added to the loss and to ``grad``.
+    """
+
+    __slots__ = ("data", "_grad", "_stale", "name", "trainable", "regularizer")
+
+    def __init__(self, data: np.ndarray, name: str = "", trainable: bool = True, regularizer=None):
+        self.data = data
+        self._grad = np.zeros_like(data)
+        self._stale = False
+        self.name = name
+        self.trainable = trainable
+        self.regularizer = regularizer
+
+    # -- gradient access ------------------------------------------------------------
+    @property
+    def grad(self) -> np.ndarray:
+        self.materialize_grad()
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        np.copyto(self._grad, value)
+        self._stale = False
+
+    def materialize_grad(self) -> None:
+        """Write the zeros a lazy :meth:`zero_grad` promised, if nothing wrote since."""
+        if self._stale:
+            self._grad.fill(0)
+            self._stale = False
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (lazily: the next write overwrites)."""
+        self._stale = True
+
+    def accumulate(self, value: np.ndarray) -> None:
+        """``grad += value`` (or ``grad = value`` right after ``zero_grad``)."""
+        if self._stale:
+            np.copyto(self._grad, value)
+            self._stale = False
+        else:
+            self._grad += value
+
+    def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """``grad += a @ b`` without a temporary when the gradient was just zeroed."""
+        if self._stale:
+            np.matmul(a, b, out=self._grad)
+            self._stale = False
+        else:
+            self._grad += a @ b
+
+    def accumulate_sum(self, x: np.ndarray, axis) -> None:
+        """``grad += x.sum(axis)``, e.g. a bias gradient from (N, units) upstream grads."""
+        if self._stale:
+            np.sum(x, axis=axis, out=self._grad)
+            self._stale = False
+        else:
+            self._grad += x.sum(axis=axis)
+
+    # -- convenience ------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the values (Keras ``variable.numpy()``)."""
+        return self.data.copy()
+
+    def assign(self, value) -> None:
+        """Overwrite the values in place, keeping shape and dtype."""
+        value = np.asarray(value)
+        if value.shape != self.data.shape:
+            raise ValueError(
+                f"Cannot assign to {self.name or 'parameter'}: expected shape {self.data.shape}, "
+                f"got {value.shape}"
+            )
+        np.copyto(self.data, value, casting="same_kind")
+
+    def rebind(self, data: np.ndarray, grad: np.ndarray) -> None:
+        """Move values and gradient into new storage (views of a model's flat buffers)."""
+        np.copyto(data, self.data)
+        np.copyto(grad, self.grad)
+        self.data = data
+        self._grad = grad
+        self._stale = False
+
+    def penalty(self) -> float:
+        return 0.0 if self.regularizer is None else float(self.regularizer(self.data))
+
+    def __repr__(self) -> str:
+        flag = "" if self.trainable else ", trainable=False"
+        return f"Parameter(name={self.name!r}, shape={self.data.shape}, dtype={self.data.dtype}{flag})"

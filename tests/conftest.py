@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests never download; real data comes from ../shared/data when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neuralab as nl
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NEURALAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    """Every test starts with float32, fresh names and a fixed seed."""
+    nl.set_floatx("float32")
+    nl.clear_session()
+    nl.set_seed(1234)
+    yield
+    nl.set_floatx("float32")
+
+
+@pytest.fixture
+def float64():
+    nl.set_floatx("float64")
+    yield
+    nl.set_floatx("float32")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(2024)
+
+
+def shared_data(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test with a reason when it is missing."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path} (see ../shared/data/MANIFEST.md)")
+    return path
+
+
+def require_torch():
+    return pytest.importorskip("torch", reason="PyTorch parity tests need torch==2.13.0 "
+                                               "(pip install 'neuralab[torch]')")
