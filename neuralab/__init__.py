@@ -23,6 +23,13 @@ from .parameter import Parameter
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    if name == "keras":  # ``import neuralab as tf; tf.keras.layers.Dense`` (loaded on demand)
+        import importlib
+        return importlib.import_module(".keras", __name__)
+    raise AttributeError(f"module 'neuralab' has no attribute {name!r}")
+
 __all__ = [
     "Sequential", "Model", "Input", "Parameter", "load_model", "set_seed", "set_floatx",
     "floatx", "clear_session", "activations", "backend", "callbacks", "gradcheck",

@@ -40,11 +40,24 @@ def prepare_inputs(model, x) -> np.ndarray:
                                       for e, d in zip(expected[1:], x.shape[1:])):
         raise ValueError(f"Model {model.name!r} expected input of shape {format_shape(expected)}, "
                          f"got {format_shape((None,) + x.shape[1:])}")
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    bad = nonfinite_rows(x)
+    if bad.size:
         raise ValueError(f"Model inputs contain NaN or infinite values (samples {bad[:5].tolist()}"
                          f"{'...' if len(bad) > 5 else ''}); clean or impute them first")
     return x
+
+
+def nonfinite_rows(x: np.ndarray) -> np.ndarray:
+    """Indices of samples holding NaN/inf, found without a full-size temporary array."""
+    if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if np.isfinite(np.add.reduce(x.reshape(-1), dtype=np.float64)):
+        return np.empty(0, dtype=np.intp)  # a NaN or inf anywhere would make the sum non-finite
+    rows = x.reshape(len(x), -1)
+    step = max(1, (1 << 16) // max(1, rows.shape[1]))
+    bad = [start + np.flatnonzero(~np.isfinite(rows[start:start + step]).all(axis=1))
+           for start in range(0, len(rows), step)]
+    return np.concatenate(bad)
 
 
 def prepare_targets(model, y, n: int) -> np.ndarray:
@@ -57,7 +70,7 @@ def prepare_targets(model, y, n: int) -> np.ndarray:
     if len(y) != n:
         raise ValueError(f"x and y must have the same number of samples: got {n} inputs and "
                          f"{len(y)} targets")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+    if nonfinite_rows(y).size:
         raise ValueError("Targets contain NaN or infinite values")
     template = np.broadcast_to(np.zeros((), dtype=model.dtype), (n,) + tuple(model.output_shape[1:]))
     return model.loss.check_targets(y, template)
@@ -164,6 +177,10 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
     model.stop_training = False
     model.set_buffer_reuse(True)
     logs: dict = {}
+    # overflow shows up as a NaN/inf loss, which stops training with a clear message;
+    # numpy's own RuntimeWarnings about it would only add noise
+    errstate = np.errstate(over="ignore", invalid="ignore")
+    errstate.__enter__()
     try:
         cbs.on_train_begin(logs)
         for epoch in range(initial_epoch, epochs):
@@ -205,6 +222,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
                 break
         cbs.call("on_train_end", logs)
     finally:
+        errstate.__exit__(None, None, None)
         model.set_buffer_reuse(False)
     return history
 

@@ -1,0 +1,24 @@
+"""Keras-compatible import paths, so course code ports by renaming ``tensorflow``.
+
+``from tensorflow.keras.layers import Dense`` becomes
+``from neuralab.keras.layers import Dense``; ``import tensorflow as tf`` becomes
+``import neuralab as tf`` and ``tf.keras.Sequential``, ``tf.keras.losses...``,
+``tf.keras.backend.clear_session()`` keep working. Every name here *is* the neuralab
+object (``neuralab.keras.layers`` is ``neuralab.layers``).
+"""
+
+import sys
+
+from .. import (activations, backend, callbacks, initializers, layers, losses, metrics, models,
+                optimizers, regularizers, utils)
+from ..models import Input, Model, Sequential, load_model
+
+for _name, _module in {"activations": activations, "backend": backend, "callbacks": callbacks,
+                       "initializers": initializers, "layers": layers, "losses": losses,
+                       "metrics": metrics, "models": models, "optimizers": optimizers,
+                       "regularizers": regularizers, "utils": utils}.items():
+    sys.modules[f"{__name__}.{_name}"] = _module
+
+__all__ = ["Sequential", "Model", "Input", "load_model", "activations", "backend", "callbacks",
+           "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+           "utils"]
