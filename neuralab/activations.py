@@ -133,10 +133,7 @@ class ReLU(Activation):
         return np.maximum(x, 0, out=_buffer(x, out))
 
     def backward(self, dout, y, out=None):
-        out = _buffer(y, out)
-        np.greater(y, 0, out=out)
-        out *= dout
-        return out
+        return np.multiply(dout, y > 0, out=_buffer(y, out))
 
 
 class LeakyReLU(Activation):

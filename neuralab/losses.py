@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations, backend
+from .functional import log_softmax, softplus
 
 __all__ = [
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
@@ -31,17 +32,6 @@ __all__ = [
 def _as_float(a, like: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     return a if a.dtype == like.dtype else a.astype(like.dtype)
-
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """``z - logsumexp(z)`` over the last axis, stable for any finite z."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def softplus(z: np.ndarray) -> np.ndarray:
-    """``log(1 + e^z)`` without overflow."""
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
 class Loss:

@@ -62,12 +62,15 @@ class Parameter:
             self._grad += value
 
     def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
-        """``grad += a @ b`` without a temporary when the gradient was just zeroed."""
+        """``grad += a @ b`` (the product reshaped to the gradient's shape, e.g. a conv
+        kernel's (kh, kw, C, F) from (kh*kw*C, F)), without a temporary right after
+        ``zero_grad``."""
+        target = self._grad.reshape(a.shape[0], b.shape[1])  # a view: the gradient is contiguous
         if self._stale:
-            np.matmul(a, b, out=self._grad)
+            np.matmul(a, b, out=target)
             self._stale = False
         else:
-            self._grad += a @ b
+            target += a @ b
 
     def accumulate_sum(self, x: np.ndarray, axis) -> None:
         """``grad += x.sum(axis)``, e.g. a bias gradient from (N, units) upstream grads."""

@@ -156,17 +156,20 @@ class Layer:
         chain = tuple(owner.layers[: owner.layers.index(self) + 1])
         return SymbolicTensor(self.output_shape, root.layers + chain, root.root, root.dtype)
 
-    def _buffer(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
         """Scratch array of ``shape``, reused across steps while a model enables reuse.
 
         Reuse is on only inside a model's fit/evaluate/predict, which never hand a
         layer's buffer to the user; a direct ``layer.forward`` call gets a fresh array.
+        ``zeros=True`` zero-fills *new* arrays only: callers use it for regions they never
+        write, which then stay zero across reuses.
         """
+        make = np.zeros if zeros else np.empty
         if not self._reuse_buffers:
-            return np.empty(shape, dtype)
+            return make(shape, dtype)
         buf = self._buffers.get(key)
         if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
-            buf = np.empty(shape, dtype)
+            buf = make(shape, dtype)
             self._buffers[key] = buf
             return buf
         return buf if buf.shape[0] == shape[0] else buf[: shape[0]]

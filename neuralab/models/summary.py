@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 
 def readable_size(num_bytes: float) -> str:
     """``134184`` -> ``"131.04 KB"`` (powers of 1024, as Keras prints)."""
@@ -20,13 +22,18 @@ def _shape_text(shape) -> str:
 
 
 def _row(fields, stops) -> str:
-    """Keras' ``print_row``: each field starts one column after the previous stop."""
-    line = ""
-    for i, (text, stop) in enumerate(zip(fields, stops)):
-        if i > 0:
-            line = line[:-1] + " "
-        line = (line + text)[:stop].ljust(stop)
-    return line.rstrip()
+    """One table row; a field too wide for its column continues on the next line, as in
+    tf.keras 2.11+."""
+    starts = [0] + list(stops[:-1])
+    widths = [stop - start - 1 for start, stop in zip(starts, stops)]
+    chunks = [textwrap.wrap(text, width) or [""] for text, width in zip(fields, widths)]
+    lines = []
+    for k in range(max(len(c) for c in chunks)):
+        line = ""
+        for start, parts in zip(starts, chunks):
+            line = line.ljust(start) + (parts[k] if k < len(parts) else "")
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def summary_text(model, line_length: int | None = None, positions=None) -> str:

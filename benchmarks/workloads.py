@@ -1,0 +1,284 @@
+"""The benchmark workloads: seeded data of the stated shapes and each system's training run.
+
+Each ``run_<system>(name, quick)`` trains workload ``name`` once and returns the seconds
+of the timed part (data generation, imports and model construction are excluded; the
+first epoch/steps of warm-up are excluded where a system compiles or allocates lazily).
+
+W1 synthetic   2 -> 4 sigmoid -> 1 sigmoid, 400 samples, BCE, Adam 0.01, batch 100,
+               1000 epochs (total time)
+W2 instruments 120 -> 256 sigmoid -> 10 softmax, 66,247 samples, Adam 1e-3, batch 128,
+               one epoch including evaluation of 14,904 samples
+W3 mnist-mlp   784 -> 100 sigmoid -> 10, 60,000 samples, batch 100, Adam (one epoch)
+W4 cnn5        the EE449 cnn5 on 28x28x1, batch 50, Adam (100 steps)
+W5 fc-net      3072 -> 100 x4 relu -> 10, 49,000 samples, batch 100, Adam (one epoch)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+WORKLOADS = {
+    "W1": dict(kind="mlp", n=400, features=2, hidden=[4], act="sigmoid", classes=1,
+               batch=100, epochs=1000, lr=0.01, quick_epochs=200),
+    "W2": dict(kind="mlp", n=66247, features=120, hidden=[256], act="sigmoid", classes=10,
+               batch=128, epochs=1, lr=1e-3, n_eval=14904),
+    "W3": dict(kind="mlp", n=60000, features=784, hidden=[100], act="sigmoid", classes=10,
+               batch=100, epochs=1, lr=1e-3),
+    "W4": dict(kind="cnn5", n=5000, shape=(28, 28, 1), classes=5, batch=50, steps=100, lr=1e-3,
+               quick_steps=40),
+    "W5": dict(kind="mlp", n=49000, features=3072, hidden=[100] * 4, act="relu", classes=10,
+               batch=100, epochs=1, lr=1e-3),
+}
+
+
+def make_data(name: str):
+    """Seeded float32 inputs and integer labels (0/1 floats for the binary W1)."""
+    spec = WORKLOADS[name]
+    rng = np.random.default_rng(0)
+    shape = (spec["n"],) + (spec.get("shape") or (spec["features"],))
+    x = rng.standard_normal(shape).astype(np.float32)
+    if spec["classes"] == 1:
+        y = (x[:, 0] * x[:, 1] > 0).astype(np.float32)
+    else:
+        y = rng.integers(0, spec["classes"], spec["n"])
+    data = {"x": x, "y": y}
+    if spec.get("n_eval"):
+        data["x_eval"] = rng.standard_normal((spec["n_eval"], spec["features"])).astype(np.float32)
+        data["y_eval"] = rng.integers(0, spec["classes"], spec["n_eval"])
+    return data
+
+
+def epochs_of(spec, quick):
+    if spec["kind"] == "cnn5":
+        steps = spec["quick_steps"] if quick else spec["steps"]
+        return steps, steps * spec["batch"]
+    return (spec.get("quick_epochs", spec["epochs"]) if quick else spec["epochs"]), spec["n"]
+
+
+# -- neuralab -------------------------------------------------------------------------------------
+def neuralab_model(name: str):
+    import neuralab as nl
+    from neuralab.layers import Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D
+    spec = WORKLOADS[name]
+    if spec["kind"] == "cnn5":
+        return nl.Sequential([
+            nl.Input(shape=spec["shape"]),
+            Conv2D(16, 3, activation="relu"), Conv2D(8, 3, activation="relu"),
+            Conv2D(8, 3, activation="relu"), Conv2D(8, 3, activation="relu"),
+            MaxPooling2D(2), Conv2D(16, 3, activation="relu"), Conv2D(16, 3, activation="relu"),
+            MaxPooling2D(2), GlobalAveragePooling2D(), Dense(spec["classes"], activation="softmax")])
+    layers = [nl.Input(shape=(spec["features"],))]
+    layers += [Dense(h, activation=spec["act"]) for h in spec["hidden"]]
+    layers.append(Dense(spec["classes"], activation="sigmoid" if spec["classes"] == 1 else "softmax"))
+    return nl.Sequential(layers)
+
+
+def run_neuralab(name: str, quick: bool = False) -> float:
+    import neuralab as nl
+    spec = WORKLOADS[name]
+    data = make_data(name)
+    nl.set_seed(0)
+    model = neuralab_model(name)
+    binary = spec["classes"] == 1
+    model.compile(optimizer=nl.optimizers.Adam(spec["lr"]),
+                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    epochs, n = epochs_of(spec, quick)
+    x, y = data["x"][:n], data["y"][:n]
+    validation = (data["x_eval"], data["y_eval"]) if "x_eval" in data else None
+    model.fit(x[:spec["batch"] * 2], y[:spec["batch"] * 2], epochs=1, batch_size=spec["batch"],
+              verbose=0)  # warm-up: lazy buffers
+    if spec["kind"] == "cnn5":
+        epochs = 1
+    start = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=spec["batch"], validation_data=validation,
+              validation_batch_size=spec["batch"], verbose=0)
+    return time.perf_counter() - start
+
+
+# -- PyTorch eager --------------------------------------------------------------------------------------
+def torch_model(name: str):
+    import torch.nn as nn
+    spec = WORKLOADS[name]
+    if spec["kind"] == "cnn5":
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3), nn.ReLU(), nn.Conv2d(16, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3),
+            nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
+            nn.ReLU(), nn.Conv2d(16, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Linear(16, spec["classes"]))
+    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}[spec["act"]]
+    layers, width = [], spec["features"]
+    for h in spec["hidden"]:
+        layers += [nn.Linear(width, h), act()]
+        width = h
+    layers.append(nn.Linear(width, spec["classes"]))
+    return nn.Sequential(*layers)
+
+
+def run_torch(name: str, quick: bool = False, fused: bool = False) -> float:
+    import torch
+    torch.manual_seed(0)
+    spec = WORKLOADS[name]
+    data = make_data(name)
+    model = torch_model(name)
+    opt = torch.optim.Adam(model.parameters(), lr=spec["lr"], fused=fused or None)
+    binary = spec["classes"] == 1
+    loss_fn = torch.nn.BCEWithLogitsLoss() if binary else torch.nn.CrossEntropyLoss()
+    epochs, n = epochs_of(spec, quick)
+    x = torch.from_numpy(data["x"][:n])
+    if spec["kind"] == "cnn5":
+        x = x.permute(0, 3, 1, 2).contiguous()  # NCHW, as a PyTorch user holds images
+        epochs = 1
+    y = torch.from_numpy(data["y"][:n])
+    y = y.float()[:, None] if binary else y.long()
+    batch = spec["batch"]
+
+    def epoch():
+        order = torch.randperm(n)
+        correct = 0
+        for start in range(0, n, batch):
+            idx = order[start:start + batch]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad()
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():  # the accuracy a user tracks, as neuralab's fit does
+                correct += int(((out > 0) == (yb > 0.5)).sum() if binary
+                               else (out.argmax(1) == yb).sum())
+        if "x_eval" in data:
+            with torch.no_grad():
+                xe, ye = torch.from_numpy(data["x_eval"]), torch.from_numpy(data["y_eval"]).long()
+                for start in range(0, len(xe), batch):
+                    loss_fn(model(xe[start:start + batch]), ye[start:start + batch])
+
+    saved = (x, y, n)
+    x, y, n = x[:batch * 2], y[:batch * 2], batch * 2
+    epoch()  # warm-up
+    x, y, n = saved
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    return time.perf_counter() - start
+
+
+# -- scikit-learn MLPClassifier ---------------------------------------------------------------------------
+def run_sklearn(name: str, quick: bool = False) -> float:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    spec = WORKLOADS[name]
+    if spec["kind"] != "mlp":
+        raise NotImplementedError("scikit-learn has no convolutional networks")
+    data = make_data(name)
+    epochs, n = epochs_of(spec, quick)
+    clf = MLPClassifier(hidden_layer_sizes=tuple(spec["hidden"]), activation={
+        "sigmoid": "logistic", "relu": "relu"}[spec["act"]], solver="adam",
+        learning_rate_init=spec["lr"], batch_size=spec["batch"], max_iter=epochs, shuffle=True,
+        random_state=0, tol=0.0, n_iter_no_change=10 ** 9, alpha=0.0)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(data["x"][:n], data["y"][:n].astype(int))
+        if "x_eval" in data:
+            clf.score(data["x_eval"], data["y_eval"])
+    return time.perf_counter() - start
+
+
+# -- Keras 3 on JAX -------------------------------------------------------------------------------------------
+def run_keras(name: str, quick: bool = False) -> float:
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+    spec = WORKLOADS[name]
+    data = make_data(name)
+    keras.utils.set_random_seed(0)
+    if spec["kind"] == "cnn5":
+        L = keras.layers
+        model = keras.Sequential([
+            keras.Input(shape=spec["shape"]),
+            L.Conv2D(16, 3, activation="relu"), L.Conv2D(8, 3, activation="relu"),
+            L.Conv2D(8, 3, activation="relu"), L.Conv2D(8, 3, activation="relu"),
+            L.MaxPooling2D(2), L.Conv2D(16, 3, activation="relu"),
+            L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(2),
+            L.GlobalAveragePooling2D(), L.Dense(spec["classes"], activation="softmax")])
+    else:
+        layers = [keras.Input(shape=(spec["features"],))]
+        layers += [keras.layers.Dense(h, activation=spec["act"]) for h in spec["hidden"]]
+        layers.append(keras.layers.Dense(spec["classes"], activation="sigmoid" if spec["classes"] == 1
+                                         else "softmax"))
+        model = keras.Sequential(layers)
+    binary = spec["classes"] == 1
+    model.compile(optimizer=keras.optimizers.Adam(spec["lr"]),
+                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    epochs, n = epochs_of(spec, quick)
+    x, y = data["x"][:n], data["y"][:n]
+    validation = (data["x_eval"], data["y_eval"]) if "x_eval" in data else None
+    model.fit(x, y, epochs=1, batch_size=spec["batch"], verbose=0)  # compile (XLA) and warm up
+    if spec["kind"] == "cnn5":
+        epochs = 1
+    start = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=spec["batch"], validation_data=validation, verbose=0)
+    return time.perf_counter() - start
+
+
+# -- the machine's limit: GEMM throughput and the pure-GEMM time of an epoch ---------------------------------
+def gemm_shapes(name: str) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every matrix product of one training step of an MLP workload."""
+    spec = WORKLOADS[name]
+    if spec["kind"] != "mlp":
+        return []
+    widths = [spec["features"]] + spec["hidden"] + [spec["classes"]]
+    b = spec["batch"]
+    shapes = []
+    for i, (a, c) in enumerate(zip(widths[:-1], widths[1:])):
+        shapes.append((b, a, c))          # forward x @ W
+        shapes.append((a, b, c))          # dW = x^T dz
+        if i > 0:
+            shapes.append((b, c, a))      # dx = dz W^T (not needed for the first layer)
+    return shapes
+
+
+def run_blas_floor(name: str, quick: bool = False) -> float:
+    """Seconds of the workload's matrix products alone (float32), for one timed run."""
+    spec = WORKLOADS[name]
+    shapes = gemm_shapes(name)
+    if not shapes:
+        raise NotImplementedError("BLAS floor is computed for the MLP workloads")
+    rng = np.random.default_rng(0)
+    operands = [(rng.standard_normal((m, k)).astype(np.float32),
+                 rng.standard_normal((k, n)).astype(np.float32),
+                 np.empty((m, n), np.float32)) for m, k, n in shapes]
+    epochs, n_samples = epochs_of(spec, quick)
+    steps = epochs * -(-n_samples // spec["batch"])
+    for a, b, out in operands:
+        np.matmul(a, b, out=out)
+    start = time.perf_counter()
+    for _ in range(steps):
+        for a, b, out in operands:
+            np.matmul(a, b, out=out)
+    return time.perf_counter() - start
+
+
+def gemm_gflops(name: str) -> float:
+    """GFLOP/s of the workload's matrix products on this machine."""
+    spec = WORKLOADS[name]
+    flops = sum(2 * m * k * n for m, k, n in gemm_shapes(name))
+    epochs, n_samples = epochs_of(spec, False)
+    steps = epochs * -(-n_samples // spec["batch"])
+    return flops * steps / run_blas_floor(name) / 1e9
+
+
+SYSTEMS = {
+    "neuralab": run_neuralab,
+    "torch": run_torch,
+    "torch_fused": lambda name, quick=False: run_torch(name, quick, fused=True),
+    "sklearn": run_sklearn,
+    "keras_jax": run_keras,
+    "blas_floor": run_blas_floor,
+}
