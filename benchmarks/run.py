@@ -97,11 +97,17 @@ def main(argv=None) -> int:
                 print(f"[{time.time() - started:6.0f}s] {workload} {system:12s} run {r + 1}/{runs}: "
                       f"{fmt_time(workload, result['seconds'], args.quick)}", flush=True)
         entry = {}
+        base = [s["seconds"] for s in samples.get("torch", [])]
         for system in systems:
             if samples[system]:
                 seconds = [s["seconds"] for s in samples[system]]
                 entry[system] = {"median_s": statistics.median(seconds), "runs_s": seconds,
                                  "maxrss_mb": max(s["maxrss_mb"] for s in samples[system])}
+                if base and system != "torch" and len(base) == len(seconds):
+                    # each run against the PyTorch run next to it in time: robust to the
+                    # machine drifting between fast and slow periods
+                    entry[system]["paired_ratio"] = statistics.median(
+                        a / b for a, b in zip(seconds, base))
             elif system in errors:
                 entry[system] = {"error": errors[system]}
         if WORKLOADS[workload]["kind"] == "mlp" and not args.quick:
@@ -133,13 +139,13 @@ def markdown(results: dict, systems: list[str]) -> str:
                 continue
             cell = fmt_time(workload, info["median_s"], quick)
             if base and system != "torch":
-                cell += f" ({info['median_s'] / base:.2f}x)"
+                cell += f" ({info.get('paired_ratio', info['median_s'] / base):.2f}x)"
             cells.append(cell)
         lines.append(f"| {workload} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Medians of {results['runs']} runs per system, each in its own process, "
-                 f"alternated; ratios are to PyTorch eager (default Adam)"
-                 f"{'; quick mode' if quick else ''}.")
+                 f"alternated; ratios (to PyTorch eager, default Adam) are medians of each run "
+                 f"over the PyTorch run beside it{'; quick mode' if quick else ''}.")
     gflops = {w: e["gemm_gflops"] for w, e in results["workloads"].items() if "gemm_gflops" in e}
     if gflops:
         lines.append("GEMM throughput of the workload shapes: " + ", ".join(
