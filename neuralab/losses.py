@@ -153,7 +153,9 @@ class BinaryCrossentropy(Loss):
     def from_logits_grad(self, y_true, z, p=None):
         if p is None:
             p = activations.sigmoid.forward(z)
-        value = float((softplus(z) - y_true * z).mean())
+        per_element = np.logaddexp(0, z)  # softplus, exact for any z
+        per_element -= y_true * z
+        value = float(np.add.reduce(per_element, axis=None)) / z.size
         return value, (p - y_true) * (1.0 / z.size)
 
 
@@ -252,11 +254,12 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def from_logits_grad(self, y_true, z, p=None):
         n = len(z)
         rows = np.arange(n)
-        zmax = z.max(axis=-1)
-        lse = zmax + np.log(np.exp(z - zmax[:, None]).sum(axis=-1))
-        value = float((lse - z[rows, y_true]).sum() / n)
+        zmax = np.maximum.reduce(z, axis=-1)
+        shifted = z - zmax[:, None]
+        lse = np.log(np.add.reduce(np.exp(shifted), axis=-1))  # logsumexp(z) - zmax
+        value = float(np.add.reduce(lse - shifted[rows, y_true])) / n
         if p is None:
-            p = np.exp(z - lse[:, None])
+            p = np.exp(shifted - lse[:, None])
         grad = p * (1.0 / n)
         grad[rows, y_true] -= 1.0 / n
         return value, grad

@@ -86,7 +86,10 @@ class MeanMetric(Metric):
 
     def update_state(self, y_true, y_pred):
         values = self.per_sample(y_true, y_pred)
-        self.total += float(values.sum())
+        if values.dtype == bool:
+            self.total += np.count_nonzero(values)
+        else:
+            self.total += float(np.add.reduce(values, axis=None))
         self.count += values.size
 
     def result(self):

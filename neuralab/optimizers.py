@@ -48,12 +48,15 @@ def _check(name: str, value, low: float = 0.0, high: float = math.inf, high_open
 
 
 class _Run:
-    """Consecutive parameters sharing storage: updated as one 1-D slice."""
+    """Consecutive parameters sharing storage: updated as one 1-D slice.
 
-    __slots__ = ("params", "w", "g", "slots")
+    ``slots`` holds the optimizer state views; ``tmp`` is scratch space of the same size, so
+    an update allocates nothing (temporaries of a million floats cost page faults)."""
 
-    def __init__(self, params, w, g, slots):
-        self.params, self.w, self.g, self.slots = params, w, g, slots
+    __slots__ = ("params", "w", "g", "slots", "tmp")
+
+    def __init__(self, params, w, g, slots, tmp):
+        self.params, self.w, self.g, self.slots, self.tmp = params, w, g, slots, tmp
 
 
 class Optimizer:
@@ -81,6 +84,7 @@ class Optimizer:
         self.iterations = 0
         self.params = None if params is None else list(params)
         self._storage: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._runs_cache: dict[tuple, list[_Run]] = {}
 
     # -- learning rate ----------------------------------------------------------------
@@ -120,7 +124,7 @@ class Optimizer:
         self._clip(runs)
         t = self.iterations + 1
         for run in runs:
-            self._update(run.w, run.g, run.slots, lr, t)
+            self._update(run.w, run.g, run.slots, run.tmp, lr, t)
         self.iterations = t
 
     def apply_gradients(self, grads_and_vars) -> None:
@@ -134,11 +138,13 @@ class Optimizer:
         for p in (self.params if params is None else params) or ():
             p.zero_grad()
 
-    def _update(self, w, g, s, lr: float, t: int) -> None:
+    def _update(self, w, g, s, tmp, lr: float, t: int) -> None:
+        """Update ``w`` in place from ``g``; ``s``: state views; ``tmp``: scratch of w's size."""
         raise NotImplementedError
 
     def _decayed(self, w, g):
-        """PyTorch's coupled weight decay: the gradient plus ``weight_decay * w``."""
+        """PyTorch's coupled weight decay: the gradient plus ``weight_decay * w`` (a new array,
+        so ``p.grad`` keeps the plain gradient)."""
         return g + self.weight_decay * w if self.weight_decay else g
 
     # -- gradient clipping --------------------------------------------------------------
@@ -158,7 +164,8 @@ class Optimizer:
 
     # -- state storage ------------------------------------------------------------------
     def _runs(self, params: list[Parameter]) -> list[_Run]:
-        key = tuple((id(p), id(p.data), id(p._grad)) for p in params)
+        # a parameter moved to new storage (a model re-flattened) is a different key
+        key = (tuple(map(id, params)), tuple(id(p.data) for p in params))
         runs = self._runs_cache.get(key)
         if runs is None:
             runs = self._runs_cache[key] = self._build_runs(params)
@@ -182,11 +189,13 @@ class Optimizer:
             members.sort(key=lambda item: item[0])
             base_w, base_g = members[0][1].data.base, members[0][1]._grad.base
             slots = self._slots_for(base_w, base_w.size)
+            scratch = self._scratch_for(base_w)
             start, end, chunk = members[0][0], members[0][0], []
             for offset, p in members + [(None, None)]:
                 if p is None or offset != end:
                     runs.append(_Run(chunk, base_w[start:end], base_g[start:end],
-                                     {k: v[start:end] for k, v in slots.items()}))
+                                     {k: v[start:end] for k, v in slots.items()},
+                                     scratch[start:end]))
                     if p is None:
                         break
                     start, end, chunk = offset, offset, []
@@ -194,8 +203,15 @@ class Optimizer:
                 end = offset + p.size
         for p in standalone:
             slots = self._slots_for(p.data, p.size)
-            runs.append(_Run([p], p.data.reshape(-1), p._grad.reshape(-1), slots))
+            runs.append(_Run([p], p.data.reshape(-1), p._grad.reshape(-1), slots,
+                             self._scratch_for(p.data)))
         return [r for r in runs if r.params]
+
+    def _scratch_for(self, owner: np.ndarray) -> np.ndarray:
+        scratch = self._scratch.get(id(owner))
+        if scratch is None or scratch[0] is not owner:
+            scratch = self._scratch[id(owner)] = (owner, np.empty(owner.size, owner.dtype))
+        return scratch[1]
 
     def _slots_for(self, owner: np.ndarray, size: int) -> dict[str, np.ndarray]:
         entry = self._storage.get(id(owner))
@@ -291,14 +307,21 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0")
         self.slot_names = ("velocity",) if self.momentum else ()
 
-    def _update(self, w, g, s, lr, t):
+    def _update(self, w, g, s, tmp, lr, t):
         g = self._decayed(w, g)
         if self.momentum:
             v = s["velocity"]
             v *= self.momentum
             v += g
-            g = g + self.momentum * v if self.nesterov else v
-        w -= lr * g
+            if self.nesterov:
+                np.multiply(v, self.momentum, out=tmp)
+                tmp += g
+            else:
+                np.copyto(tmp, v)
+        else:
+            np.copyto(tmp, g)
+        tmp *= lr
+        w -= tmp
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -319,26 +342,33 @@ class RMSprop(Optimizer):
         self.slot_names = ("velocity",) + (("average_gradient",) if centered else ()) \
             + (("momentum",) if self.momentum else ())
 
-    def _update(self, w, g, s, lr, t):
+    def _update(self, w, g, s, tmp, lr, t):
         g = self._decayed(w, g)
         sq = s["velocity"]
-        sq *= self.rho
-        sq += (1 - self.rho) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp -= sq
+        tmp *= 1 - self.rho
+        sq += tmp  # sq = rho sq + (1 - rho) g^2
         if self.centered:
             ga = s["average_gradient"]
-            ga *= self.rho
-            ga += (1 - self.rho) * g
-            denom = np.sqrt(sq - ga * ga)
+            np.subtract(g, ga, out=tmp)
+            tmp *= 1 - self.rho
+            ga += tmp
+            np.multiply(ga, ga, out=tmp)
+            np.subtract(sq, tmp, out=tmp)
+            np.sqrt(tmp, out=tmp)
         else:
-            denom = np.sqrt(sq)
-        denom += self.epsilon
+            np.sqrt(sq, out=tmp)
+        tmp += self.epsilon
+        np.divide(g, tmp, out=tmp)
         if self.momentum:
             buf = s["momentum"]
             buf *= self.momentum
-            buf += g / denom
-            w -= lr * buf
+            buf += tmp
+            np.multiply(buf, lr, out=tmp)
         else:
-            w -= lr * (g / denom)
+            tmp *= lr
+        w -= tmp
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -361,11 +391,16 @@ class Adagrad(Optimizer):
     def _initial_slot(self, name, size, dtype):
         return np.full(size, self.initial_accumulator_value, dtype=dtype)
 
-    def _update(self, w, g, s, lr, t):
+    def _update(self, w, g, s, tmp, lr, t):
         g = self._decayed(w, g)
         acc = s["accumulator"]
-        acc += g * g
-        w -= lr * (g / (np.sqrt(acc) + self.epsilon))
+        np.multiply(g, g, out=tmp)
+        acc += tmp
+        np.sqrt(acc, out=tmp)
+        tmp += self.epsilon
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        w -= tmp
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
@@ -390,22 +425,28 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("m", "v") + (("v_hat",) if self.amsgrad else ())
 
-    def _update(self, w, g, s, lr, t):
+    def _update(self, w, g, s, tmp, lr, t):
         g = self._gradient_for_moments(w, g, lr)
         m, v = s["m"], s["v"]
-        m *= self.beta_1
-        m += (1 - self.beta_1) * g
-        v *= self.beta_2
-        v += (1 - self.beta_2) * (g * g)
+        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, as PyTorch's lerp/addcmul
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - self.beta_1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - self.beta_2
+        v += tmp
         if self.amsgrad:
             np.maximum(s["v_hat"], v, out=s["v_hat"])
             v = s["v_hat"]
-        bias1 = 1 - self.beta_1 ** t
-        bias2 = 1 - self.beta_2 ** t
-        denom = np.sqrt(v)
-        denom /= math.sqrt(bias2)
-        denom += self.epsilon
-        w -= (lr / bias1) * (m / denom)
+        # lr/b1c * m / (sqrt(v)/sqrt(b2c) + eps) == step * m / (sqrt(v) + eps*sqrt(b2c))
+        root_bias2 = math.sqrt(1 - self.beta_2 ** t)
+        step = lr * root_bias2 / (1 - self.beta_1 ** t)
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon * root_bias2
+        np.divide(m, tmp, out=tmp)
+        tmp *= step
+        w -= tmp
 
     def _gradient_for_moments(self, w, g, lr):
         return self._decayed(w, g)

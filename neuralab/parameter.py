@@ -75,10 +75,10 @@ class Parameter:
     def accumulate_sum(self, x: np.ndarray, axis) -> None:
         """``grad += x.sum(axis)``, e.g. a bias gradient from (N, units) upstream grads."""
         if self._stale:
-            np.sum(x, axis=axis, out=self._grad)
+            np.add.reduce(x, axis=axis, out=self._grad)
             self._stale = False
         else:
-            self._grad += x.sum(axis=axis)
+            self._grad += np.add.reduce(x, axis=axis)
 
     # -- convenience ------------------------------------------------------------------
     @property

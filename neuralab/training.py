@@ -51,8 +51,11 @@ def nonfinite_rows(x: np.ndarray) -> np.ndarray:
     """Indices of samples holding NaN/inf, found without a full-size temporary array."""
     if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
         return np.empty(0, dtype=np.intp)
-    if np.isfinite(np.add.reduce(x.reshape(-1), dtype=np.float64)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(x.reshape(-1))
+    if np.isfinite(total):
         return np.empty(0, dtype=np.intp)  # a NaN or inf anywhere would make the sum non-finite
+    # the sum may also have overflowed: look row by row
     rows = x.reshape(len(x), -1)
     step = max(1, (1 << 16) // max(1, rows.shape[1]))
     bad = [start + np.flatnonzero(~np.isfinite(rows[start:start + step]).all(axis=1))

@@ -37,7 +37,9 @@ class RowGatherer:
             return np.asarray(self.x[index], dtype=self.dtype)
         out = self._buffer[:n]
         if self._direct:
-            np.take(self.x, index, axis=0, out=out)
+            # indices come from a permutation, so they are in range: mode="clip" skips the
+            # bounds-checked path, which is about 3x slower with out=
+            self.x.take(index, axis=0, out=out, mode="clip")
         else:
             out[...] = self.x[index]
         return out
