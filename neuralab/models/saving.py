@@ -60,6 +60,12 @@ def _rng_states(model) -> dict:
 
 
 def save_model(model, filepath) -> None:
+    with atomic_open(filepath, "wb") as f:
+        f.write(model_to_bytes(model))
+
+
+def model_to_bytes(model) -> bytes:
+    """The ``model.save`` file content, in memory (also how models pickle)."""
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built, so it has no weights to save")
     config = {"format": FORMAT, "version": VERSION,
@@ -78,10 +84,12 @@ def save_model(model, filepath) -> None:
                   for i, a in enumerate(values)}
         arrays["iterations"] = np.array(state["iterations"])
         files["optimizer.npz"] = _npz_bytes(arrays)
-    with atomic_open(filepath, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("config.json", json.dumps(config, indent=1, default=_json_default))
         for name, data in files.items():
             zf.writestr(name, data)
+    return buffer.getvalue()
 
 
 def _json_default(value):
@@ -94,13 +102,19 @@ def _json_default(value):
 
 def load_model(filepath, compile: bool = True):
     """Rebuild a model saved with ``model.save``: architecture, weights, optimizer state."""
-    from .sequential import Sequential
-
     path = Path(filepath)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}")
+    return model_from_bytes(path.read_bytes(), compile=compile, source=str(path))
+
+
+def model_from_bytes(data: bytes, compile: bool = True, source: str = "model data"):
+    """Inverse of :func:`model_to_bytes`."""
+    from .sequential import Sequential
+
+    path = source
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
             missing = {"config.json", "weights.npz"} - names
             if missing:

@@ -521,6 +521,14 @@ class Sequential:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} layers={len(self._layers)}>"
 
+    def __reduce__(self):
+        """Pickling (multiprocessing, joblib, Ray) goes through the save format: a built
+        model round-trips with its weights, optimizer state and generator states."""
+        from .saving import model_from_bytes, model_to_bytes
+        if not self.built:
+            return (Sequential.from_config, (self.get_config(),))
+        return (model_from_bytes, (model_to_bytes(self),))
+
 
 class Model(Sequential):
     """A model from a functional chain: ``Model(inputs=Input(...), outputs=tensor)``.
