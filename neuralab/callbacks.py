@@ -22,7 +22,7 @@ from .io_utils import atomic_write_text
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
-           "LambdaCallback", "StopAtTarget", "ProgressLogger"]
+           "LambdaCallback", "StopAtTarget", "GradientNorm", "ProgressLogger"]
 
 
 class Callback:
@@ -398,6 +398,54 @@ class StopAtTarget(Callback):
         if self.verbose:
             shown = f"{self.target:.2%}" if "acc" in self.monitor else f"{self.target:g}"
             print(f"\nReached target {self.monitor} ({shown}), stopping training!")
+
+
+class GradientNorm(Callback):
+    """Record the Frobenius norm of one parameter's gradient, ``||dL/dW||``, and the
+    running training loss every ``every`` training batches (the activations homework
+    watches the first layer's gradient to compare ReLU with sigmoid).
+
+    ``parameter``: a parameter name (``"conv2d/kernel"``) or an index into
+    ``model.trainable_weights``; default 0, the first layer's kernel. The gradient read is
+    the one the optimizer just used (after clipping, when clipping is on).
+
+    Attributes after ``fit``: ``steps`` (global batch numbers, from 0), ``norms``, ``losses``.
+    """
+
+    def __init__(self, every: int = 10, parameter: int | str = 0):
+        super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.every, self.parameter = every, parameter
+        self.steps: list[int] = []
+        self.norms: list[float] = []
+        self.losses: list[float] = []
+
+    def wants_batches(self) -> bool:
+        return True
+
+    def on_train_begin(self, logs=None):
+        weights = self.model.trainable_weights
+        if isinstance(self.parameter, str):
+            found = [p for p in weights if p.name == self.parameter]
+            if not found:
+                raise ValueError(f"GradientNorm: no trainable parameter named {self.parameter!r}; "
+                                 f"have {[p.name for p in weights]}")
+            self._param = found[0]
+        else:
+            if not -len(weights) <= self.parameter < len(weights):
+                raise ValueError(f"GradientNorm: parameter index {self.parameter} out of range "
+                                 f"for {len(weights)} trainable parameters")
+            self._param = weights[self.parameter]
+        self._step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._step % self.every == 0:
+            g = self._param.grad.astype(np.float64, copy=False)
+            self.steps.append(self._step)
+            self.norms.append(float(np.sqrt(np.vdot(g, g))))
+            self.losses.append(float((logs or {}).get("loss", math.nan)))
+        self._step += 1
 
 
 class ProgressLogger(Callback):

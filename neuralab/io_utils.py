@@ -34,6 +34,5 @@ def atomic_write_bytes(path, data: bytes) -> None:
         f.write(data)
 
 
-def atomic_write_text(path, text: str) -> None:
-    with atomic_open(path, "w") as f:
-        f.write(text)
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> None:
+    atomic_write_bytes(path, text.encode(encoding))

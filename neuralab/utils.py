@@ -49,3 +49,23 @@ class _NpUtils:
 
 
 np_utils = _NpUtils()
+
+
+class _NullBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, enabled: bool = True, **options):
+    """A tqdm bar over ``total`` items, or a do-nothing bar when disabled, when there is
+    nothing to count, or when tqdm is missing. Both have ``update(n)`` and ``close()``."""
+    if not enabled or total <= 0:
+        return _NullBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NullBar()
+    return tqdm(total=total, **options)

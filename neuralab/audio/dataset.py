@@ -6,7 +6,8 @@ source file and its *run* -- the file name without the dynamic marking, so
 ``flute.pp.C4G4.flac``, ``flute.mf.C4G4.flac`` and ``flute.ff.C4G4.flac`` share the run
 ``flute.C4G4`` -- which lets splits keep a run's three dynamics together.
 
-Features are cached per file under ``cache_dir`` (default: ``$NEURALAB_DATA/audio-features``),
+Features are cached per file under ``cache_dir`` (default: ``audio-features`` in
+:func:`~neuralab.datasets.download.cache_home`),
 keyed by the sha256 of the file's bytes and the hash of all parameters: re-running reuses
 them, a changed file or a changed parameter recomputes. Files are processed in parallel in
 a process pool. A bad file (unreadable, not audio, silent, too short) is skipped with a
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io_utils import atomic_write_bytes
+from ..utils import progress_bar
 from .features import FeatureParams, note_features
 from .io import AUDIO_SUFFIXES, AudioFileError, load_audio
 from .segment import GateParams, segment_notes
@@ -154,8 +156,8 @@ def _store(cache: Path | None, key: str, result: dict) -> None:
 
 
 def default_cache_dir() -> Path:
-    from ..datasets.download import data_home
-    return data_home() / "audio-features"
+    from ..datasets.download import cache_home
+    return cache_home() / "audio-features"
 
 
 def build_feature_dataset(root, params: FeatureParams = FeatureParams(), segmentation: str = "gate",
@@ -184,7 +186,7 @@ def build_feature_dataset(root, params: FeatureParams = FeatureParams(), segment
         else:
             todo.append(i)
     workers = workers or os.cpu_count() or 1
-    bar = _bar(len(todo), progress)
+    bar = progress_bar(len(todo), progress, unit="file", desc="features")
     if todo and (workers == 1 or len(todo) == 1):
         for i in todo:
             results[i] = extract_file(str(files[i][1]), params, segmentation, gate)
@@ -203,24 +205,6 @@ def build_feature_dataset(root, params: FeatureParams = FeatureParams(), segment
     features = _assemble(Path(root), files, results, params, segmentation, gate)
     features.params.update(computed_files=len(todo), cached_files=len(files) - len(todo))
     return features
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled or total == 0:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, unit="file", desc="features")
 
 
 def _assemble(root, files, results, params, segmentation, gate) -> FeatureSet:

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..plots._base import pyplot
 from .features import FeatureParams, mel_spectrogram
-
-
-def _pyplot():
-    try:
-        import matplotlib
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - exercised only without the extra
-        raise ImportError("Plots need matplotlib: pip install 'neuralab[plots]'") from None
-    return plt
 
 
 def plot_waveform(samples: np.ndarray, sr: int, segments=None, true_onsets=None, ax=None,
                   title: str | None = None):
     """The waveform over time, detected note segments shaded, scheduled onsets as lines."""
-    plt = _pyplot()
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3))
     t = np.arange(len(samples)) / sr
@@ -46,7 +37,7 @@ def plot_mel_spectrogram(samples: np.ndarray, sr: int, params: FeatureParams | N
     """Mel power spectrogram in dB (``librosa.display.specshow``, mel frequency axis)."""
     import librosa
     import librosa.display
-    plt = _pyplot()
+    plt = pyplot()
     params = params or FeatureParams(sr=sr, fmax=fmax)
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))

@@ -110,6 +110,20 @@ def data_home() -> Path:
     return Path(base) / "neuralab"
 
 
+def cache_home() -> Path:
+    """Where neuralab writes derived data (e.g. audio features): ``$NEURALAB_CACHE``, else
+    the data folder when it is writable, else ``$XDG_CACHE_HOME/neuralab``. A read-only data
+    folder (a shared, mounted copy) is then still usable."""
+    if os.environ.get("NEURALAB_CACHE"):
+        return Path(os.environ["NEURALAB_CACHE"]).expanduser()
+    home = data_home()
+    probe = home if home.exists() else home.parent
+    if os.access(probe, os.W_OK):
+        return home
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "neuralab"
+
+
 def dataset_info(name: str) -> DatasetInfo:
     if name not in REGISTRY:
         raise ValueError(f"Unknown dataset {name!r}; downloadable: {sorted(REGISTRY)}")
