@@ -4,6 +4,9 @@
     python benchmarks/run.py --quick         # a ~2-minute version (fewer epochs, 3 runs)
     python benchmarks/run.py --workloads W4 --systems neuralab,torch --runs 7
 
+Besides the table: import time, peak memory of W3/W5 training and the scaling of time per
+epoch with samples and hidden units (``benchmarks/extras.py``; ``--no-extras`` skips them).
+
 Every measurement runs in its own process; systems alternate A/B/A/B within each round so
 slow drifts of the machine hit all of them alike. The table reports medians, and ratios
 to PyTorch eager with its default Adam. Results go to ``benchmarks/results/latest.md`` and
@@ -24,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import extras  # noqa: E402
 from workloads import SYSTEMS, WORKLOADS, gemm_gflops  # noqa: E402
 
 LABELS = {"neuralab": "neuralab `fit`", "torch": "PyTorch eager", "torch_fused": "PyTorch fused Adam",
@@ -66,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--runs", type=int, default=None, help="runs per system (default 5; 3 with --quick)")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--no-extras", action="store_true",
+                        help="skip import time, peak memory and scaling (benchmarks/extras.py)")
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker[0], args.worker[1], args.quick)
@@ -116,10 +122,15 @@ def main(argv=None) -> int:
             except Exception as error:  # pragma: no cover - informative only
                 entry["gemm_gflops_error"] = str(error)
         results["workloads"][workload] = entry
+    if not args.no_extras:
+        print(f"[{time.time() - started:6.0f}s] import time, peak memory, scaling", flush=True)
+        results["extras"] = extras.measure_all(args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=1))
     table = markdown(results, systems)
+    if "extras" in results:
+        table += "\n\n" + extras.markdown(results["extras"])
     (out / "latest.md").write_text(table + "\n")
     print("\n" + table)
     return 0

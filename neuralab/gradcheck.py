@@ -33,34 +33,22 @@ def rel_error(x, y) -> float:
 
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """d f / d x of a scalar function, perturbing ``x`` in place (and restoring it)."""
-    grad = np.zeros(x.shape, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"])
-    while not it.finished:
-        i = it.multi_index
+    return numerical_gradient_at(f, x, range(x.size), h).reshape(x.shape)
+
+
+def numerical_gradient_at(f: Callable[[], float], x: np.ndarray, flat_indices,
+                          h: float = 1e-5) -> np.ndarray:
+    """d f / d x at the given flat (row-major) positions only, like cs231n's
+    ``grad_check_sparse``: for parameters too large to perturb one by one."""
+    out = np.empty(len(flat_indices), dtype=np.float64)
+    for k, flat in enumerate(flat_indices):
+        i = np.unravel_index(flat, x.shape)
         old = x[i]
         x[i] = old + h
         plus = f()
         x[i] = old - h
         minus = f()
         x[i] = old
-        grad[i] = (plus - minus) / (2 * h)
-        it.iternext()
-    return grad
-
-
-def numerical_gradient_at(f: Callable[[], float], x: np.ndarray, flat_indices,
-                          h: float = 1e-5) -> np.ndarray:
-    """d f / d x at the given flat positions only (cs231n's ``grad_check_sparse``): for
-    parameters too large to perturb one by one."""
-    view = x.reshape(-1)  # a view: x is contiguous
-    out = np.empty(len(flat_indices), dtype=np.float64)
-    for k, i in enumerate(flat_indices):
-        old = view[i]
-        view[i] = old + h
-        plus = f()
-        view[i] = old - h
-        minus = f()
-        view[i] = old
         out[k] = (plus - minus) / (2 * h)
     return out
 

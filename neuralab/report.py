@@ -52,7 +52,7 @@ def _columns(summary: Summary, limit: int = 7) -> list[str]:
     names = summary.metric_names()
     if summary.watched == "test":  # val_* repeat test_* at the last epoch
         names = [n for n in names if not n.startswith("val_")]
-    cols = [m for m in wanted if m and m in names]
+    cols = list(dict.fromkeys(m for m in wanted if m and m in names))
     for name in names:
         if len(cols) >= limit:
             break

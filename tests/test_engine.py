@@ -106,6 +106,28 @@ def test_numerical_gradient_of_known_function():
     np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-8)
 
 
+def test_sparse_numerical_gradient_matches_the_full_one_where_it_looks():
+    x = np.arange(12.0).reshape(3, 4) / 7
+
+    def f():
+        return float(np.sum(np.sin(x) * x))
+    full = gc.numerical_gradient(f, x)
+    picks = [0, 5, 11]
+    np.testing.assert_array_equal(gc.numerical_gradient_at(f, x, picks), full.reshape(-1)[picks])
+    np.testing.assert_allclose(full, np.cos(x) * x + np.sin(x), rtol=1e-7)
+
+
+def test_check_model_on_a_subset_of_entries_still_catches_a_wrong_gradient(float64, rng):
+    model = nl.Sequential([nl.layers.Input(shape=(5,)), WrongDense(30),
+                           nl.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = rng.standard_normal((4, 5)), np.array([0, 1, 1, 0])
+    errors = gc.check_model(model, x, y, max_entries=10)
+    kernel = [k for k in errors if k.startswith("wrong_dense") and k.endswith("kernel")][0]
+    assert errors[kernel] > 1e-3
+    assert max(v for k, v in errors.items() if k != kernel) < 1e-7
+
+
 # --- cs231n two-layer net (003_9a89cffcb2cec0be.txt, section 8) -------------------------------
 def cs231n_two_layer_net(reg: float):
     """affine - relu - affine - softmax with the notebook's fixed weights; cs231n's

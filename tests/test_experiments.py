@@ -269,6 +269,30 @@ def test_resume_after_killing_a_run_midway(tmp_path):
             json.loads(path.read_text())
 
 
+def test_ctrl_c_stops_the_pool_cleanly_and_resume_completes(tmp_path):
+    file = tmp_path / "sweep.toml"
+    file.write_text(SWEEP_FILE)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "neuralab", "run", str(file), "-o", str(out), "--executor",
+           "process", "--workers", "2", "--quiet", "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 60
+    while not list(out.glob("trials/*/result.json")) and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    finished = len(list(out.glob("trials/*/result.json")))
+    assert 1 <= finished < 6
+    done = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{finished} reused" in done.stdout
+    ids = [r["id"] for r in json.loads((out / "index.json").read_text())["trials"]]
+    assert len(ids) == 6 == len(set(ids))
+
+
 def _histories(folder: Path) -> dict:
     return {p.parent.name: json.loads(p.read_text()) for p in folder.glob("trials/*/history.json")}
 

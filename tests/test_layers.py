@@ -285,3 +285,16 @@ def test_float32_by_default_and_float64_on_request():
     assert layer.kernel.dtype == np.float32
     with pytest.raises(ValueError, match="float32"):
         nl.set_floatx("float16")
+
+
+@pytest.mark.parametrize("shape", [(7,), (100, 100), (4096 * 4 + 3,), (16, 50, 26, 26)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_relu_equals_maximum_for_every_size_and_layout(shape, dtype, rng):
+    from neuralab.activations import relu_into
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[:3] = [np.nan, -0.0, np.inf]
+    out = np.empty_like(x)
+    np.testing.assert_array_equal(relu_into(x, out), np.maximum(x, 0))
+    strided = x[..., ::2]
+    np.testing.assert_array_equal(relu_into(strided, np.empty_like(strided)), np.maximum(strided, 0))
+    np.testing.assert_array_equal(relu_into(x, x), np.maximum(out, 0))  # in place

@@ -127,7 +127,9 @@ def histories(store: ResultsStore, point: PointSummary) -> list[dict]:
 def format_mean_std(mean: float, std: float, n: int) -> str:
     if n == 0 or not math.isfinite(mean):
         return "-"
-    if std == 0 and float(mean).is_integer() and abs(mean) >= 1:
+    if std == 0 and float(mean).is_integer() and abs(mean) >= 2:  # epochs, parameter counts
         return f"{int(mean):,}"
+    if 0 < abs(mean) < 1e-3:
+        return f"{mean:.3g}" if n == 1 else f"{mean:.3g} ± {std:.2g}"
     digits = 4 if abs(mean) < 10 else 2
     return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"

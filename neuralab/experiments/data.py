@@ -13,7 +13,8 @@ cat_vs_car         ``path`` (assign2_data1.h5), ``labels`` ("binary" 0/1 or "sig
 letters            ``path`` (folder of the .npy files or assign1_data1.h5)
 digits             scikit-learn's 8x8 digits
 instruments        ``path`` (folder <class>/<audio files>), ``test_fraction`` (0.25),
-                   ``n_mfcc`` (10), ``deltas`` (2), ``workers``: note features, held-out runs
+                   ``n_mfcc`` (10), ``deltas`` (2), ``stats`` (mean, std, min, max),
+                   ``workers``: note features (see neuralab.audio), held-out runs
 nextword           ``path`` (assign2_data2.h5) or ``text`` (a plain-text file),
                    ``vocab_size`` (250), ``context`` (3)
 npz                ``path``: a .npz with x_train, y_train, x_test, y_test (x_val, y_val optional)
@@ -184,12 +185,13 @@ def load_digits(seed: int) -> LabData:
 
 
 def load_instruments(seed: int, path=None, test_fraction: float = 0.25, n_mfcc: int = 10,
-                     deltas: int = 2, workers: int | None = None) -> LabData:
+                     deltas: int = 2, stats=("mean", "std", "min", "max"),
+                     workers: int | None = None) -> LabData:
     from ..audio import FeatureParams, build_feature_dataset, grouped_split
     folder = _local(path, "instruments_audio", "the instrument recordings",
                     "set data.path to a folder of <instrument>/<audio files>")
-    features = build_feature_dataset(folder, FeatureParams(n_mfcc=n_mfcc, deltas=deltas),
-                                     workers=workers)
+    params = FeatureParams(n_mfcc=n_mfcc, deltas=deltas, stats=tuple(stats))
+    features = build_feature_dataset(folder, params, workers=workers)
     train, test = grouped_split(features, test_fraction=test_fraction, seed=seed)
     return LabData(features.X[train], features.y[train], x_test=features.X[test],
                    y_test=features.y[test], classes=list(features.classes),

@@ -20,6 +20,7 @@ seed, and workers use a fixed number of BLAS threads.
 from __future__ import annotations
 
 import os
+import signal
 import traceback
 from multiprocessing import get_context
 from multiprocessing.connection import wait
@@ -48,6 +49,7 @@ def run_local(trials, threads: int | None = None):
 
 def _worker(conn, threads: int) -> None:
     """A pool process: run the trials it is sent, one at a time, until it gets None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops us
     limit_threads(threads)
     while True:
         trial = conn.recv()

@@ -52,6 +52,15 @@ def _band(ax, runs, key, label, color=None, log=False):
         ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
+def _finish(ax, xlabel: str, ylabel: str, log: bool) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+
+
 def learning_curves(runs: list[dict] | dict, title: str | None = None,
                     val_label: str = "validation"):
     """Accuracy (or the first metric) and loss on a log axis, train vs ``val_label``."""
@@ -61,15 +70,9 @@ def learning_curves(runs: list[dict] | dict, title: str | None = None,
     panels = ([metric] if metric else []) + ["loss"]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     for ax, key in zip(axes[0], panels):
-        log = key == "loss"
-        _band(ax, runs, key, "train", log=log)
-        _band(ax, runs, "val_" + key, val_label, log=log)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        if log:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        _band(ax, runs, key, "train", log=key == "loss")
+        _band(ax, runs, "val_" + key, val_label, log=key == "loss")
+        _finish(ax, "epoch", key, log=key == "loss")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -87,12 +90,7 @@ def sweep_curves(groups: dict[str, list[dict]], title: str | None = None, prefer
         shown = "val_" + key if prefer_val and ("val_" + key) in first else key
         for label, runs in groups.items():
             _band(ax, runs, shown, label, log=key == "loss")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(shown)
-        if key == "loss":
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        _finish(ax, "epoch", shown, log=key == "loss")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -117,12 +115,7 @@ def series_curves(panels: dict[str, dict[str, list[tuple]]], ylabel: str, xlabel
             values = np.array([np.asarray(v[:width], dtype=float) for _, v in runs])
             ax.plot(np.asarray(runs[0][0][:width]), values.mean(axis=0), label=label, linewidth=1)
         ax.set_title(panel)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if log:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        _finish(ax, xlabel, ylabel, log)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     if title:
