@@ -122,18 +122,24 @@ def main(argv=None) -> int:
             except Exception as error:  # pragma: no cover - informative only
                 entry["gemm_gflops_error"] = str(error)
         results["workloads"][workload] = entry
+        save(results, systems, Path(args.out))  # after every workload: nothing lost to a crash
     if not args.no_extras:
         print(f"[{time.time() - started:6.0f}s] import time, peak memory, scaling", flush=True)
         results["extras"] = extras.measure_all(args.quick)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=1))
+    print("\n" + save(results, systems, Path(args.out)))
+    return 0
+
+
+def save(results: dict, systems: list[str], out: Path) -> str:
+    """Write latest.json and latest.md (atomically); returns the Markdown."""
+    sys.path.insert(0, str(HERE.parent))
+    from neuralab.io_utils import atomic_write_text
     table = markdown(results, systems)
     if "extras" in results:
         table += "\n\n" + extras.markdown(results["extras"])
-    (out / "latest.md").write_text(table + "\n")
-    print("\n" + table)
-    return 0
+    atomic_write_text(out / "latest.json", json.dumps(results, indent=1))
+    atomic_write_text(out / "latest.md", table + "\n")
+    return table
 
 
 def markdown(results: dict, systems: list[str]) -> str:

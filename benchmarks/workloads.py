@@ -39,14 +39,14 @@ def make_data(name: str):
     spec = WORKLOADS[name]
     rng = np.random.default_rng(0)
     shape = (spec["n"],) + (spec.get("shape") or (spec["features"],))
-    x = rng.standard_normal(shape).astype(np.float32)
+    x = rng.standard_normal(shape, dtype=np.float32)  # no float64 copy of the data
     if spec["classes"] == 1:
         y = (x[:, 0] * x[:, 1] > 0).astype(np.float32)
     else:
         y = rng.integers(0, spec["classes"], spec["n"])
     data = {"x": x, "y": y}
     if spec.get("n_eval"):
-        data["x_eval"] = rng.standard_normal((spec["n_eval"], spec["features"])).astype(np.float32)
+        data["x_eval"] = rng.standard_normal((spec["n_eval"], spec["features"]), dtype=np.float32)
         data["y_eval"] = rng.integers(0, spec["classes"], spec["n_eval"])
     return data
 

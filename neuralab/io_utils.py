@@ -6,18 +6,34 @@ A reader (or a crash) never sees half a file: either the old content or the new.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from pathlib import Path
 
 
+@functools.cache
+def _default_mode() -> int:
+    """Permissions a plain ``open(path, "w")`` would give: 0o666 minus the umask.
+
+    Read once (reading the umask means setting it, which is not thread-safe).
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "wb"):
-    """Open a temporary file in ``path``'s folder; on success rename it to ``path``."""
+    """Open a temporary file in ``path``'s folder; on success rename it to ``path``.
+
+    The file gets the permissions ``open`` would give it (``mkstemp`` alone makes it 0o600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _default_mode())
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
