@@ -121,7 +121,7 @@ def scaling(quick: bool = False) -> dict:
 
 def measure_all(quick: bool = False) -> dict:
     return {"import": import_time(5 if quick else 9),
-            "memory": {w: peak_memory(w) for w in (("W3",) if quick else ("W3", "W5"))},
+            "memory": {w: peak_memory(w) for w in (("W3",) if quick else ("W3", "W4", "W5"))},
             "scaling": scaling(quick)}
 
 
