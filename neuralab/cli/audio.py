@@ -54,19 +54,25 @@ def register(sub) -> None:
     audio_sub = audio.add_subparsers(dest="audio_command", required=True, metavar="ACTION")
     feats = audio_sub.add_parser("features", help="segment every file of <DIR>/<class>/ into notes "
                                                   "and write their features (.npz)")
-    feats.add_argument("folder")
-    feats.add_argument("-o", "--output", default="features.npz")
+    feats.add_argument("folder", help="a folder of <class>/<audio files> (wav, flac, ogg, ...)")
+    feats.add_argument("-o", "--output", default="features.npz",
+                       help="where the features go (default features.npz)")
     feats.add_argument("--sr", type=int, default=22050, help="sample rate (default 22050)")
     feats.add_argument("--n-mfcc", type=int, default=10, help="MFCCs per frame (default 10)")
-    feats.add_argument("--segmentation", choices=("gate", "onset"), default="gate")
+    feats.add_argument("--segmentation", choices=("gate", "onset"), default="gate",
+                       help="energy gate (default) or onset detection")
     feats.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    feats.add_argument("--cache", default=None, help="feature cache folder")
-    feats.add_argument("--no-cache", action="store_true")
+    feats.add_argument("--cache", default=None,
+                       help="feature cache folder (default: audio-features/ in $NEURALAB_CACHE, "
+                            "else in the data folder when writable, else ~/.cache/neuralab)")
+    feats.add_argument("--no-cache", action="store_true",
+                       help="compute every file again, neither reading nor writing the cache")
     feats.add_argument("--quiet", action="store_true", help="no progress bar")
     feats.set_defaults(func=_audio_features)
     show = audio_sub.add_parser("show", help="waveform with detected notes and mel spectrogram (PNG)")
-    show.add_argument("file")
-    show.add_argument("-o", "--output", default=None)
-    show.add_argument("--sr", type=int, default=22050)
-    show.add_argument("--segmentation", choices=("gate", "onset"), default="gate")
+    show.add_argument("file", help="one audio file")
+    show.add_argument("-o", "--output", default=None, help="PNG path (default: FILE's name .png)")
+    show.add_argument("--sr", type=int, default=22050, help="sample rate (default 22050)")
+    show.add_argument("--segmentation", choices=("gate", "onset"), default="gate",
+                      help="energy gate (default) or onset detection")
     show.set_defaults(func=_audio_show)
