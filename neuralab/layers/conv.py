@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
 from .. import functional as fn
 from .base import Layer, register, to_tuple
-from .dense import ActivationMixin
+from .dense import KernelMixin
 
 
 def channels_first(x: np.ndarray) -> np.ndarray:
@@ -73,7 +72,7 @@ def matmul_long(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 @register
-class Conv2D(ActivationMixin, Layer):
+class Conv2D(KernelMixin, Layer):
     """2-D convolution (cross-correlation, as in every framework) plus bias and activation.
 
     Math: ``z[n, h, w, f] = b[f] + sum_{i, j, c} xp[n, h*s + i*d, w*s + j*d, c] W[i, j, c, f]``
@@ -111,25 +110,16 @@ class Conv2D(ActivationMixin, Layer):
                              f"Keras), got strides={self.strides}, "
                              f"dilation_rate={self.dilation_rate}")
         self.padding = padding
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) != 4:
             raise ValueError(f"Conv2D expects images of shape (N, H, W, C), got inputs of shape "
                              f"{input_shape}; add a channel axis, e.g. x.reshape(-1, 28, 28, 1)")
         super().build(input_shape)
-        channels = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        self.bias_regularizer)
+        self._add_kernel_and_bias(self.kernel_size + (int(input_shape[-1]), self.filters),
+                                  self.filters)
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
@@ -354,9 +344,5 @@ class Conv2D(ActivationMixin, Layer):
             **super().get_config(), "filters": self.filters,
             "kernel_size": list(self.kernel_size), "strides": list(self.strides),
             "padding": self.padding, "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **self._kernel_config(),
         }

@@ -32,8 +32,41 @@ class ActivationMixin:
         return self.activation.backward(dout, y, out=self._buffer("dz", y.shape, y.dtype))
 
 
+class KernelMixin(ActivationMixin):
+    """Shared by layers with a kernel ``W``, an optional bias ``b`` and an activation
+    (Dense, Conv2D): their Keras arguments, their weights and those entries of the config."""
+
+    def _set_kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer) -> None:
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def _add_kernel_and_bias(self, kernel_shape: tuple[int, ...], units: int) -> None:
+        """``kernel`` of ``kernel_shape`` and (with ``use_bias``) ``bias`` of shape (units,)."""
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                      self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (units,), self.bias_initializer,
+                                        self.bias_regularizer)
+
+    def _kernel_config(self) -> dict:
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
 @register
-class Dense(ActivationMixin, Layer):
+class Dense(KernelMixin, Layer):
     """Fully connected layer (Keras ``Dense``).
 
     Math: ``z = x @ W + b``, ``y = activation(z)``; backward
@@ -56,24 +89,14 @@ class Dense(ActivationMixin, Layer):
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         super().build(input_shape)
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense needs inputs with a known last axis, got shape {input_shape}")
-        in_features = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer,
-                                      self.kernel_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                        self.bias_regularizer)
+        self._add_kernel_and_bias((int(input_shape[-1]), self.units), self.units)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -109,13 +132,4 @@ class Dense(ActivationMixin, Layer):
         return dx.reshape(self._x_shape)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-        }
+        return {**super().get_config(), "units": self.units, **self._kernel_config()}
