@@ -58,45 +58,60 @@ def epochs_of(spec, quick):
     return (spec.get("quick_epochs", spec["epochs"]) if quick else spec["epochs"]), spec["n"]
 
 
-# -- neuralab -------------------------------------------------------------------------------------
+# -- neuralab and Keras: the same Keras API -----------------------------------------------------------
+def keras_api_model(name: str, Sequential, Input, layers):
+    """The workload's network built with a Keras-style API (neuralab's or Keras' own)."""
+    spec = WORKLOADS[name]
+    L = layers
+    if spec["kind"] == "cnn5":
+        return Sequential([
+            Input(shape=spec["shape"]),
+            L.Conv2D(16, 3, activation="relu"), L.Conv2D(8, 3, activation="relu"),
+            L.Conv2D(8, 3, activation="relu"), L.Conv2D(8, 3, activation="relu"),
+            L.MaxPooling2D(2), L.Conv2D(16, 3, activation="relu"),
+            L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(2),
+            L.GlobalAveragePooling2D(), L.Dense(spec["classes"], activation="softmax")])
+    model = [Input(shape=(spec["features"],))]
+    model += [L.Dense(h, activation=spec["act"]) for h in spec["hidden"]]
+    model.append(L.Dense(spec["classes"], activation="sigmoid" if spec["classes"] == 1 else "softmax"))
+    return Sequential(model)
+
+
 def neuralab_model(name: str):
     import neuralab as nl
-    from neuralab.layers import Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D
+    return keras_api_model(name, nl.Sequential, nl.Input, nl.layers)
+
+
+def timed_keras_api_fit(name: str, model, adam, quick: bool, warmup_samples: int,
+                        **fit_kwargs) -> float:
+    """Compile ``model`` with ``adam``, fit it once on ``warmup_samples`` samples (lazy
+    buffers, XLA compilation), then time the workload's ``fit``."""
     spec = WORKLOADS[name]
+    data = make_data(name)
+    model.compile(optimizer=adam,
+                  loss="binary_crossentropy" if spec["classes"] == 1
+                  else "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    epochs, n = epochs_of(spec, quick)
+    x, y = data["x"][:n], data["y"][:n]
+    validation = (data["x_eval"], data["y_eval"]) if "x_eval" in data else None
+    model.fit(x[:warmup_samples], y[:warmup_samples], epochs=1, batch_size=spec["batch"],
+              verbose=0)
     if spec["kind"] == "cnn5":
-        return nl.Sequential([
-            nl.Input(shape=spec["shape"]),
-            Conv2D(16, 3, activation="relu"), Conv2D(8, 3, activation="relu"),
-            Conv2D(8, 3, activation="relu"), Conv2D(8, 3, activation="relu"),
-            MaxPooling2D(2), Conv2D(16, 3, activation="relu"), Conv2D(16, 3, activation="relu"),
-            MaxPooling2D(2), GlobalAveragePooling2D(), Dense(spec["classes"], activation="softmax")])
-    layers = [nl.Input(shape=(spec["features"],))]
-    layers += [Dense(h, activation=spec["act"]) for h in spec["hidden"]]
-    layers.append(Dense(spec["classes"], activation="sigmoid" if spec["classes"] == 1 else "softmax"))
-    return nl.Sequential(layers)
+        epochs = 1  # n already holds the steps' samples
+    start = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=spec["batch"], validation_data=validation,
+              verbose=0, **fit_kwargs)
+    return time.perf_counter() - start
 
 
 def run_neuralab(name: str, quick: bool = False) -> float:
     import neuralab as nl
     spec = WORKLOADS[name]
-    data = make_data(name)
     nl.set_seed(0)
-    model = neuralab_model(name)
-    binary = spec["classes"] == 1
-    model.compile(optimizer=nl.optimizers.Adam(spec["lr"]),
-                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    epochs, n = epochs_of(spec, quick)
-    x, y = data["x"][:n], data["y"][:n]
-    validation = (data["x_eval"], data["y_eval"]) if "x_eval" in data else None
-    model.fit(x[:spec["batch"] * 2], y[:spec["batch"] * 2], epochs=1, batch_size=spec["batch"],
-              verbose=0)  # warm-up: lazy buffers
-    if spec["kind"] == "cnn5":
-        epochs = 1
-    start = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=spec["batch"], validation_data=validation,
-              validation_batch_size=spec["batch"], verbose=0)
-    return time.perf_counter() - start
+    return timed_keras_api_fit(name, neuralab_model(name), nl.optimizers.Adam(spec["lr"]), quick,
+                               warmup_samples=spec["batch"] * 2,
+                               validation_batch_size=spec["batch"])
 
 
 # -- PyTorch eager --------------------------------------------------------------------------------------
@@ -195,36 +210,10 @@ def run_keras(name: str, quick: bool = False) -> float:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import keras
     spec = WORKLOADS[name]
-    data = make_data(name)
     keras.utils.set_random_seed(0)
-    if spec["kind"] == "cnn5":
-        L = keras.layers
-        model = keras.Sequential([
-            keras.Input(shape=spec["shape"]),
-            L.Conv2D(16, 3, activation="relu"), L.Conv2D(8, 3, activation="relu"),
-            L.Conv2D(8, 3, activation="relu"), L.Conv2D(8, 3, activation="relu"),
-            L.MaxPooling2D(2), L.Conv2D(16, 3, activation="relu"),
-            L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(2),
-            L.GlobalAveragePooling2D(), L.Dense(spec["classes"], activation="softmax")])
-    else:
-        layers = [keras.Input(shape=(spec["features"],))]
-        layers += [keras.layers.Dense(h, activation=spec["act"]) for h in spec["hidden"]]
-        layers.append(keras.layers.Dense(spec["classes"], activation="sigmoid" if spec["classes"] == 1
-                                         else "softmax"))
-        model = keras.Sequential(layers)
-    binary = spec["classes"] == 1
-    model.compile(optimizer=keras.optimizers.Adam(spec["lr"]),
-                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    epochs, n = epochs_of(spec, quick)
-    x, y = data["x"][:n], data["y"][:n]
-    validation = (data["x_eval"], data["y_eval"]) if "x_eval" in data else None
-    model.fit(x, y, epochs=1, batch_size=spec["batch"], verbose=0)  # compile (XLA) and warm up
-    if spec["kind"] == "cnn5":
-        epochs = 1
-    start = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=spec["batch"], validation_data=validation, verbose=0)
-    return time.perf_counter() - start
+    model = keras_api_model(name, keras.Sequential, keras.Input, keras.layers)
+    return timed_keras_api_fit(name, model, keras.optimizers.Adam(spec["lr"]), quick,
+                               warmup_samples=epochs_of(spec, quick)[1])  # a whole epoch
 
 
 # -- the machine's limit: GEMM throughput and the pure-GEMM time of an epoch ---------------------------------
