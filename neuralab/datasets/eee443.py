@@ -18,6 +18,7 @@ does not match the image count raises :class:`DatasetFileError` naming the file.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,33 +38,34 @@ def _h5py():
     return h5py
 
 
-def read_h5(path, keys) -> dict[str, np.ndarray]:
-    """Read ``keys`` from an HDF5 file into memory, with clear errors."""
+@contextlib.contextmanager
+def _open_h5(path):
+    """An HDF5 file opened for reading; a missing or unreadable file gets a clear error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"HDF5 file not found: {path}")
     h5py = _h5py()
     try:
         with h5py.File(path, "r") as f:
-            missing = [k for k in keys if k not in f]
-            if missing:
-                raise DatasetFileError(f"{path}: missing key(s) {missing}; it holds {sorted(f.keys())}")
-            return {k: np.asarray(f[k]) for k in keys}
+            yield f
     except OSError as error:
         raise DatasetFileError(f"{path}: not a readable HDF5 file ({error})") from None
+
+
+def read_h5(path, keys) -> dict[str, np.ndarray]:
+    """Read ``keys`` from an HDF5 file into memory, with clear errors."""
+    with _open_h5(path) as f:
+        missing = [k for k in keys if k not in f]
+        if missing:
+            raise DatasetFileError(f"{path}: missing key(s) {missing}; it holds {sorted(f.keys())}")
+        return {k: np.asarray(f[k]) for k in keys}
 
 
 def read_h5_keys(path) -> dict[str, tuple]:
     """``{key: (shape, dtype)}`` of the datasets at the top of an HDF5 file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"HDF5 file not found: {path}")
-    h5py = _h5py()
-    try:
-        with h5py.File(path, "r") as f:
-            return {k: (f[k].shape, f[k].dtype) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
-    except OSError as error:
-        raise DatasetFileError(f"{path}: not a readable HDF5 file ({error})") from None
+    with _open_h5(path) as f:
+        dataset = _h5py().Dataset
+        return {k: (f[k].shape, f[k].dtype) for k in f.keys() if isinstance(f[k], dataset)}
 
 
 def _labels(values: np.ndarray, n: int, what: str, path, low: int, high: int) -> np.ndarray:
