@@ -24,25 +24,33 @@ def _default_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode: str = "wb"):
-    """Open a temporary file in ``path``'s folder; on success rename it to ``path``.
+def atomic_path(path):
+    """A temporary path beside ``path`` for writers that need a file name (h5py, ...):
+    renamed to ``path`` when the block succeeds, removed when it fails.
 
     The file gets the permissions ``open`` would give it (``mkstemp`` alone makes it 0o600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
         os.chmod(tmp, _default_mode())
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "wb"):
+    """Open a temporary file in ``path``'s folder; on success rename it to ``path``."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

@@ -28,6 +28,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..io_utils import atomic_open
+
 CHUNK = 1 << 16
 
 
@@ -262,11 +264,8 @@ def _extract(archive: Path, folder: Path, member_dir: str) -> None:
             parts = Path(member.name).parts
             if not member.isfile() or len(parts) != 2 or parts[0] != member_dir:
                 continue
-            source = tar.extractfile(member)
-            tmp = folder / (parts[1] + ".part")
-            with open(tmp, "wb") as f:
-                shutil.copyfileobj(source, f)
-            os.replace(tmp, folder / parts[1])
+            with atomic_open(folder / parts[1]) as f:
+                shutil.copyfileobj(tar.extractfile(member), f)
 
 
 def resolve_dataset_folder(name: str, path=None, download: bool = False) -> Path:

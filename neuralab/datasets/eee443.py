@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io_utils import atomic_path
 from .idx import DatasetFileError
 
 CAT_VS_CAR_CLASSES = ("cat", "car")
@@ -176,16 +177,9 @@ def load_nextword(path) -> NextWordData:
 def save_nextword(path, data: NextWordData) -> None:
     """Write ``data`` in the EEE443 layout (1-based ids, words as bytes), atomically."""
     h5py = _h5py()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for key, array in (("trainx", data.x_train), ("traind", data.y_train),
-                               ("valx", data.x_val), ("vald", data.y_val),
-                               ("testx", data.x_test), ("testd", data.y_test)):
-                f.create_dataset(key, data=np.asarray(array, dtype=np.int64) + 1)
-            f.create_dataset("words", data=np.array([w.encode("utf-8") for w in data.words]))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for key, array in (("trainx", data.x_train), ("traind", data.y_train),
+                           ("valx", data.x_val), ("vald", data.y_val),
+                           ("testx", data.x_test), ("testd", data.y_test)):
+            f.create_dataset(key, data=np.asarray(array, dtype=np.int64) + 1)
+        f.create_dataset("words", data=np.array([w.encode("utf-8") for w in data.words]))

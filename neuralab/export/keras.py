@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
+from ..io_utils import atomic_path
 from ..layers import InputLayer
 
 
@@ -33,16 +34,24 @@ def _h5py():
     return h5py
 
 
-def _keras3_arrays(f, model) -> list[tuple[str, list[np.ndarray]]]:
+def _keras3_keys(model) -> list[tuple[object, str]]:
+    """(layer, group key) of each layer in Keras 3's ``.weights.h5`` layout: the snake-case
+    class name, numbered from the second layer of a class on (``dense``, ``dense_1``)."""
     counters: dict[str, int] = {}
-    found = []
+    keys = []
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             continue
         base = backend.to_snake_case(type(layer).__name__)
         k = counters.get(base, 0)
         counters[base] = k + 1
-        key = base if k == 0 else f"{base}_{k}"
+        keys.append((layer, base if k == 0 else f"{base}_{k}"))
+    return keys
+
+
+def _keras3_arrays(f, model) -> list[tuple[str, list[np.ndarray]]]:
+    found = []
+    for _, key in _keras3_keys(model):
         group = f.get(f"layers/{key}/vars")
         arrays = []
         if group is not None:
@@ -105,22 +114,10 @@ def save_keras_weights(model, path) -> None:
     """Write ``model``'s weights in the Keras 3 ``.weights.h5`` layout (for Keras users and
     for tests), atomically."""
     h5py = _h5py()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    counters: dict[str, int] = {}
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_group("vars").attrs["name"] = model.name
-            for layer in model.layers:
-                if isinstance(layer, InputLayer):
-                    continue
-                base = backend.to_snake_case(type(layer).__name__)
-                k = counters.get(base, 0)
-                counters[base] = k + 1
-                group = f.create_group(f"layers/{base if k == 0 else f'{base}_{k}'}/vars")
-                group.attrs["name"] = layer.name
-                for i, w in enumerate(layer.get_weights()):
-                    group.create_dataset(str(i), data=w)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_group("vars").attrs["name"] = model.name
+        for layer, key in _keras3_keys(model):
+            group = f.create_group(f"layers/{key}/vars")
+            group.attrs["name"] = layer.name
+            for i, w in enumerate(layer.get_weights()):
+                group.create_dataset(str(i), data=w)
