@@ -13,7 +13,7 @@ import pytest
 import neuralab.datasets as D
 from neuralab.datasets import download
 from neuralab.datasets.cifar import write_batch
-from neuralab.datasets.idx import read_idx, write_idx
+from neuralab.datasets.idx import write_idx
 
 from .conftest import shared_data
 

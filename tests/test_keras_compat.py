@@ -9,7 +9,6 @@ import re
 import textwrap
 
 import numpy as np
-import pytest
 
 
 def port(code: str) -> str:

@@ -1,18 +1,16 @@
 """Sequential: structure, summary, weights, training loop, save/load, determinism."""
 
-import io
 import os
 import tracemalloc
-import warnings
 
 import numpy as np
 import pytest
 
 import neuralab as nl
 from neuralab import gradcheck as gc
-from neuralab.callbacks import Callback, LambdaCallback
+from neuralab.callbacks import Callback
 from neuralab.datasets import make_lecture_synthetic
-from neuralab.layers import Activation, BatchNormalization, Dense, Dropout, Flatten
+from neuralab.layers import BatchNormalization, Dense, Dropout, Flatten
 from neuralab.training import TrainingDivergedWarning
 
 

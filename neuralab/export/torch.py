@@ -259,7 +259,6 @@ def from_torch(net, input_shape, dtype: str | None = None):
     dtype = dtype or (str(params[0].dtype).replace("torch.", "") if params else "float32")
     model = Sequential([Input(shape=tuple(input_shape), dtype=dtype)])
     modules = list(net)
-    layout = "NHWC"  # the layout of the neuralab tensors so far
     permute_features = None  # pending (C, H, W) -> (H, W, C) reordering for the next Linear
     explicit_permutes = any(isinstance(mod, m["Permute"]) for mod in modules)
     pending_pad = None
@@ -269,7 +268,7 @@ def from_torch(net, input_shape, dtype: str | None = None):
         name = type(mod).__name__
         nxt = modules[i + 1] if i + 1 < len(modules) else None
         if isinstance(mod, m["Permute"]):
-            layout = "NCHW" if mod.dims == (0, 3, 1, 2) else "NHWC"
+            pass  # to_torch's layout changes; neuralab's tensors stay channels-last throughout
         elif isinstance(mod, nn.Linear):
             layer = Dense(mod.out_features, use_bias=mod.bias is not None, dtype=dtype)
             model.add(layer)
@@ -325,7 +324,6 @@ def from_torch(net, input_shape, dtype: str | None = None):
             model.add(cls(keepdims=keepdims, dtype=dtype))
             if not keepdims:
                 i += 1  # the Flatten is part of the global pool
-            layout = "NHWC"
         elif isinstance(mod, nn.Flatten):
             shape = model.output_shape
             if len(shape) == 4 and not explicit_permutes:
