@@ -132,24 +132,30 @@ def to_torch(model):
             modules.append(m["Permute"](0, 2, 3, 1))
             layout = "NHWC"
 
+    def add_activation(activation):
+        act = _activation_module(activation)
+        if act is not None:
+            modules.append(act)
+
+    def add_affine(module, weight, layer):
+        """A Linear or Conv2d with ``layer``'s kernel (``weight``: in torch's layout), bias
+        and activation."""
+        with torch.no_grad():
+            module.weight.copy_(torch.tensor(weight))
+            if layer.use_bias:
+                module.bias.copy_(torch.tensor(layer.bias.data))
+        modules.append(module)
+        add_activation(layer.activation)
+
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             continue
         if isinstance(layer, Dense):
             nhwc()
             linear = nn.Linear(layer.kernel.shape[0], layer.units, bias=layer.use_bias, dtype=dtype)
-            with torch.no_grad():
-                linear.weight.copy_(torch.tensor(layer.kernel.data.T))
-                if layer.use_bias:
-                    linear.bias.copy_(torch.tensor(layer.bias.data))
-            modules.append(linear)
-            act = _activation_module(layer.activation)
-            if act is not None:
-                modules.append(act)
+            add_affine(linear, layer.kernel.data.T, layer)
         elif isinstance(layer, Activation):
-            act = _activation_module(layer.activation)
-            if act is not None:
-                modules.append(act)
+            add_activation(layer.activation)
         elif isinstance(layer, Conv2D):
             nchw()
             g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.kernel_size,
@@ -159,14 +165,7 @@ def to_torch(model):
             conv = nn.Conv2d(layer.kernel.shape[2], layer.filters, layer.kernel_size,
                              stride=layer.strides, dilation=layer.dilation_rate,
                              bias=layer.use_bias, dtype=dtype)
-            with torch.no_grad():
-                conv.weight.copy_(torch.tensor(layer.kernel.data.transpose(3, 2, 0, 1)))
-                if layer.use_bias:
-                    conv.bias.copy_(torch.tensor(layer.bias.data))
-            modules.append(conv)
-            act = _activation_module(layer.activation)
-            if act is not None:
-                modules.append(act)
+            add_affine(conv, layer.kernel.data.transpose(3, 2, 0, 1), layer)
         elif isinstance(layer, (MaxPooling2D, AveragePooling2D)):
             nchw()
             g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.pool_size,
