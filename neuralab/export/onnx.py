@@ -23,6 +23,7 @@ from .. import functional as fn
 from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout,
                       Embedding, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
                       MaxPooling2D, Reshape)
+from .layout import TO_NCHW, LayoutTracker
 
 OPSET = 17
 
@@ -87,21 +88,8 @@ def _pads(layer, input_shape) -> list[int]:
 
 def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
     """Append the model's layers to ``graph`` starting from tensor ``x``; returns the output."""
-    layout = "NHWC"
-
-    def to_nchw(t):
-        nonlocal layout
-        if layout == "NHWC":
-            layout = "NCHW"
-            return graph.op("Transpose", [t], "to_nchw", perm=[0, 3, 1, 2])
-        return t
-
-    def to_nhwc(t):
-        nonlocal layout
-        if layout == "NCHW":
-            layout = "NHWC"
-            return graph.op("Transpose", [t], "to_nhwc", perm=[0, 2, 3, 1])
-        return t
+    layout = LayoutTracker(lambda t, perm: graph.op(
+        "Transpose", [t], "to_nchw" if perm == TO_NCHW else "to_nhwc", perm=list(perm)))
 
     dtype = np.dtype(model.dtype)
     for layer in model.layers:
@@ -109,7 +97,7 @@ def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
         if isinstance(layer, (InputLayer, Dropout)):
             x = graph.op("Identity", [x], base)
         elif isinstance(layer, Dense):
-            x = to_nhwc(x)
+            x = layout.need("NHWC", x)
             w = graph.const(layer.kernel.data.astype(dtype), base + "_kernel")
             x = graph.op("MatMul", [x, w], base)
             if layer.use_bias:
@@ -119,7 +107,7 @@ def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
         elif isinstance(layer, Activation):
             x = _activation(graph, layer.activation, x, base)
         elif isinstance(layer, Conv2D):
-            x = to_nchw(x)
+            x = layout.need("NCHW", x)
             inputs = [x, graph.const(layer.kernel.data.transpose(3, 2, 0, 1).astype(dtype),
                                      base + "_kernel")]
             if layer.use_bias:
@@ -129,7 +117,7 @@ def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
                          pads=_pads(layer, layer.input_shape))
             x = _activation(graph, layer.activation, x, base)
         elif isinstance(layer, (MaxPooling2D, AveragePooling2D)):
-            x = to_nchw(x)
+            x = layout.need("NCHW", x)
             attrs = dict(kernel_shape=list(layer.pool_size), strides=list(layer.strides),
                          pads=_pads(layer, layer.input_shape))
             if isinstance(layer, MaxPooling2D):
@@ -137,17 +125,17 @@ def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
             else:
                 x = graph.op("AveragePool", [x], base, count_include_pad=0, **attrs)
         elif isinstance(layer, (GlobalAveragePooling2D, GlobalMaxPooling2D)):
-            x = to_nchw(x)
+            x = layout.need("NCHW", x)
             op = "GlobalAveragePool" if isinstance(layer, GlobalAveragePooling2D) else "GlobalMaxPool"
             x = graph.op(op, [x], base)  # (N, C, 1, 1)
-            layout = "NHWC"  # (N, C, 1, 1) and (N, 1, 1, C) hold the same values
+            layout.layout = "NHWC"  # (N, C, 1, 1) and (N, 1, 1, C) hold the same values
             shape = [0, 1, 1, -1] if layer.keepdims else [0, -1]
             x = graph.op("Reshape", [x, graph.const(np.array(shape, np.int64), base + "_shape")],
                          base)
         elif isinstance(layer, BatchNormalization):
             channels_axis_last = len(layer.input_shape) == 4
             if channels_axis_last:
-                x = to_nchw(x)
+                x = layout.need("NCHW", x)
             elif len(layer.input_shape) != 2:
                 raise ValueError(f"Layer {layer.name!r} (BatchNormalization): ONNX export supports "
                                  "(N, D) and (N, H, W, C) inputs")
@@ -159,10 +147,10 @@ def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
                 (layer.moving_variance.data, "_var"))]
             x = graph.op("BatchNormalization", inputs, base, epsilon=layer.epsilon)
         elif isinstance(layer, Flatten):
-            x = to_nhwc(x)  # Keras flattens channels last
+            x = layout.need("NHWC", x)  # Keras flattens channels last
             x = graph.op("Flatten", [x], base, axis=1)
         elif isinstance(layer, Reshape):
-            x = to_nhwc(x)
+            x = layout.need("NHWC", x)
             shape = np.array([0] + list(layer.output_shape[1:]), np.int64)
             x = graph.op("Reshape", [x, graph.const(shape, base + "_shape")], base)
         elif isinstance(layer, Embedding):
@@ -175,7 +163,7 @@ def build_graph(model, graph: _Graph, x: str, input_dtype) -> str:
                              "supported: Dense, Activation, Dropout, BatchNormalization, Conv2D, "
                              "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, "
                              "GlobalMaxPooling2D, Flatten, Reshape, Embedding, InputLayer")
-    return to_nhwc(x)
+    return layout.need("NHWC", x)
 
 
 def to_onnx(model, path=None, input_dtype=None, opset: int = OPSET):

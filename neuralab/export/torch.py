@@ -28,6 +28,7 @@ from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, 
                       Embedding, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
                       MaxPooling2D, Reshape, SpatialDropout2D)
 from ..models import Input, Sequential
+from .layout import LayoutTracker
 
 
 def _torch():
@@ -118,19 +119,7 @@ def to_torch(model):
         raise ValueError(f"Model {model.name!r} is not built: give it an input shape first")
     dtype = getattr(torch, model.dtype)
     modules = []
-    layout = "NHWC"
-
-    def nchw():
-        nonlocal layout
-        if layout == "NHWC":
-            modules.append(m["Permute"](0, 3, 1, 2))
-            layout = "NCHW"
-
-    def nhwc():
-        nonlocal layout
-        if layout == "NCHW":
-            modules.append(m["Permute"](0, 2, 3, 1))
-            layout = "NHWC"
+    layout = LayoutTracker(lambda _, perm: modules.append(m["Permute"](*perm)))
 
     def add_activation(activation):
         act = _activation_module(activation)
@@ -151,13 +140,13 @@ def to_torch(model):
         if isinstance(layer, InputLayer):
             continue
         if isinstance(layer, Dense):
-            nhwc()
+            layout.need("NHWC")
             linear = nn.Linear(layer.kernel.shape[0], layer.units, bias=layer.use_bias, dtype=dtype)
             add_affine(linear, layer.kernel.data.T, layer)
         elif isinstance(layer, Activation):
             add_activation(layer.activation)
         elif isinstance(layer, Conv2D):
-            nchw()
+            layout.need("NCHW")
             g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.kernel_size,
                                  layer.strides, layer.dilation_rate, layer.padding)
             if g.padded:
@@ -167,7 +156,7 @@ def to_torch(model):
                              bias=layer.use_bias, dtype=dtype)
             add_affine(conv, layer.kernel.data.transpose(3, 2, 0, 1), layer)
         elif isinstance(layer, (MaxPooling2D, AveragePooling2D)):
-            nchw()
+            layout.need("NCHW")
             g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.pool_size,
                                  layer.strides, (1, 1), layer.padding)
             if isinstance(layer, MaxPooling2D):
@@ -182,17 +171,17 @@ def to_torch(model):
                                      "express for asymmetric padding; use padding='valid'")
                 modules.append(nn.AvgPool2d(layer.pool_size, layer.strides))
         elif isinstance(layer, (GlobalAveragePooling2D, GlobalMaxPooling2D)):
-            nchw()
+            layout.need("NCHW")
             pool = nn.AdaptiveAvgPool2d(1) if isinstance(layer, GlobalAveragePooling2D) \
                 else nn.AdaptiveMaxPool2d(1)
             modules += [pool, nn.Flatten()]
-            layout = "NHWC"
+            layout.layout = "NHWC"  # (N, C) after the flatten: no transpose needed
             if layer.keepdims:
                 modules.append(m["View"](1, 1, -1))
         elif isinstance(layer, BatchNormalization):
             image = len(layer.input_shape) == 4
             if image:
-                nchw()
+                layout.need("NCHW")
             c = layer.input_shape[-1]
             bn = (nn.BatchNorm2d if image else nn.BatchNorm1d)(
                 c, eps=layer.epsilon, momentum=1 - layer.momentum,
@@ -205,15 +194,15 @@ def to_torch(model):
                 bn.running_var.copy_(torch.tensor(layer.moving_variance.data))
             modules.append(bn)
         elif isinstance(layer, SpatialDropout2D):
-            nchw()
+            layout.need("NCHW")
             modules.append(nn.Dropout2d(layer.rate))
         elif isinstance(layer, Dropout):
             modules.append(nn.Dropout(layer.rate))
         elif isinstance(layer, Flatten):
-            nhwc()
+            layout.need("NHWC")
             modules.append(nn.Flatten())
         elif isinstance(layer, Reshape):
-            nhwc()
+            layout.need("NHWC")
             modules.append(m["View"](*layer.output_shape[1:]))
         elif isinstance(layer, Embedding):
             emb = nn.Embedding(layer.input_dim, layer.output_dim, dtype=dtype)
@@ -222,7 +211,7 @@ def to_torch(model):
             modules.append(emb)
         else:
             raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no PyTorch export")
-    nhwc()
+    layout.need("NHWC")
     return nn.Sequential(*modules)
 
 
