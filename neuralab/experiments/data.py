@@ -297,17 +297,13 @@ def _scale(data: LabData, how: str) -> dict:
     if how == "none":
         return {}
     x = data.x_train
-    if how == "unit" and x.dtype == np.uint8:
-        lo, hi = 0.0, 255.0
-    elif how in ("unit", "symmetric"):
-        lo, hi = float(x.min()), float(x.max())
     if how in ("unit", "symmetric"):
-        if hi <= lo:
-            raise ValueError(f"cannot scale constant training data (min = max = {lo})")
-        a, b = (0.0, 1.0) if how == "unit" else (-1.0, 1.0)
-        factor = (b - a) / (hi - lo)
-        transform = lambda v: ((v.astype(np.float32) - lo) * factor + a).astype(np.float32)  # noqa: E731
-        stats = {"min": lo, "max": hi, "range": [a, b]}
+        from ..datasets.preprocessing import minmax_scale
+        data_range = ((0.0, 255.0) if how == "unit" and x.dtype == np.uint8
+                      else (float(x.min()), float(x.max())))  # the training range
+        feature_range = (0.0, 1.0) if how == "unit" else (-1.0, 1.0)
+        transform = lambda v: minmax_scale(v, feature_range, data_range)[0]  # noqa: E731
+        stats = {"min": data_range[0], "max": data_range[1], "range": list(feature_range)}
     elif how == "global":
         mean, std = float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
         transform = lambda v: ((v.astype(np.float32) - mean) / std).astype(np.float32)  # noqa: E731
