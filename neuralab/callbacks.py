@@ -409,7 +409,8 @@ class GradientNorm(Callback):
     ``model.trainable_weights``; default 0, the first layer's kernel. The gradient read is
     the one the optimizer just used (after clipping, when clipping is on).
 
-    Attributes after ``fit``: ``steps`` (global batch numbers, from 0), ``norms``, ``losses``.
+    Attributes after ``fit``: ``steps`` (global batch numbers, from 0), ``norms``, ``losses``,
+    ``parameter_name`` (the name of the parameter watched).
     """
 
     def __init__(self, every: int = 10, parameter: int | str = 0):
@@ -420,6 +421,7 @@ class GradientNorm(Callback):
         self.steps: list[int] = []
         self.norms: list[float] = []
         self.losses: list[float] = []
+        self.parameter_name: str | None = None
 
     def wants_batches(self) -> bool:
         return True
@@ -437,6 +439,7 @@ class GradientNorm(Callback):
                 raise ValueError(f"GradientNorm: parameter index {self.parameter} out of range "
                                  f"for {len(weights)} trainable parameters")
             self._param = weights[self.parameter]
+        self.parameter_name = self._param.name
         self._step = 0
 
     def on_train_batch_end(self, batch, logs=None):

@@ -208,3 +208,23 @@ def test_non_callback_objects_are_refused():
     x, labels = blobs(20)
     with pytest.raises(TypeError, match="Callback instances"):
         small_classifier().fit(x, labels, callbacks=[print], verbose=0)
+
+
+def test_gradient_norm_records_the_norm_of_the_batch_gradient():
+    """The first record is ||dL/dW|| of the first batch at the initial weights, which
+    compute_gradients gives independently; records come every ``every`` batches."""
+    x, y = blobs(n=120)
+    nl.set_seed(3)
+    model = small_classifier()
+    model.build((None, 6))
+    initial = model.get_weights()
+    reference = small_classifier()
+    reference.build((None, 6))
+    reference.set_weights(initial)
+    _, grads = reference.compute_gradients(x[:20], y[:20])
+    recorder = C.GradientNorm(every=2, parameter=0)
+    model.fit(x, y, epochs=2, batch_size=20, shuffle=False, verbose=0, callbacks=[recorder])
+    assert recorder.steps == list(range(0, 12, 2))
+    assert recorder.parameter_name == model.trainable_weights[0].name
+    assert recorder.norms[0] == pytest.approx(float(np.linalg.norm(grads[0])), rel=1e-5)
+    assert len(recorder.losses) == len(recorder.norms) and all(np.isfinite(recorder.losses))

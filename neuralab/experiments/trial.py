@@ -146,7 +146,7 @@ def run_trial(trial, threads: int | None = None) -> dict:
                                                                     / len(recorder.norms))
             files["series.json"] = json.dumps({"gradient_norm": {
                 "steps": recorder.steps, "values": recorder.norms, "losses": recorder.losses,
-                "parameter": recorder._param.name}}).encode()
+                "parameter": recorder.parameter_name}}).encode()
         analyses = config.get("analysis", {}).get("per_trial", [])
         if analyses:
             from ..plots import pyplot
