@@ -25,16 +25,9 @@ import traceback
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 
-from .trial import limit_threads, run_trial
+from .trial import failed_result, limit_threads, run_trial
 
 EXECUTORS = ("local", "process", "ray")
-
-
-def _failure(trial, message: str) -> dict:
-    return {"id": trial.id, "key": trial.key, "point": trial.point.name,
-            "point_index": trial.point.index, "seed": trial.seed, "status": "failed",
-            "metrics": {}, "problems": [], "files": {"error.txt": message.encode()},
-            "error": message, "wall_s": 0.0}
 
 
 def default_workers() -> int:
@@ -118,7 +111,7 @@ def run_process_pool(trials, workers: int | None = None):
                 busy.pop(conn)
                 conn.close()
                 finished += 1
-                yield _failure(trial, _died(process.exitcode, finished == 1))
+                yield failed_result(trial, _died(process.exitcode, finished == 1))
                 if pending:
                     start(pending.pop(0))
     finally:
@@ -165,7 +158,7 @@ def run_ray(trials, workers: int | None = None, address: str | None = None):
             try:
                 yield ray.get(done[0])
             except Exception as error:  # noqa: BLE001 - a lost worker fails its trial only
-                yield _failure(trial, f"Ray task failed: {type(error).__name__}: {error}\n"
+                yield failed_result(trial, f"Ray task failed: {type(error).__name__}: {error}\n"
                                       + traceback.format_exc())
     finally:
         if started:

@@ -95,13 +95,19 @@ def _final_metrics(model, history, data, watched) -> dict:
     return metrics
 
 
+def failed_result(trial, error: str | None = None) -> dict:
+    """The result of ``trial`` before (or without) a run: ``failed`` with ``error``."""
+    files = {} if error is None else {"error.txt": error.encode()}
+    return {"id": trial.id, "key": trial.key, "point": trial.point.name,
+            "point_index": trial.point.index, "seed": trial.seed, "status": "failed",
+            "metrics": {}, "problems": [], "files": files, "error": error, "wall_s": 0.0}
+
+
 def run_trial(trial, threads: int | None = None) -> dict:
     """Train ``trial`` (a :class:`~neuralab.experiments.sweep.Trial`); see the module doc."""
     limit_threads(threads)
     start = time.perf_counter()
-    result = {"id": trial.id, "key": trial.key, "point": trial.point.name,
-              "point_index": trial.point.index, "seed": trial.seed, "status": "failed",
-              "metrics": {}, "problems": [], "files": {}, "error": None}
+    result = failed_result(trial)  # until it succeeds
     files = result["files"]
     files["config.json"] = json.dumps(trial.config, indent=1, default=str).encode()
     try:
