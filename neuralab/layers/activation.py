@@ -17,6 +17,7 @@ class Activation(ActivationMixin, Layer):
     """
 
     accepts_any_shape = True
+    _cache_attrs = ("y", "logits")
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

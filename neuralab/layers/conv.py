@@ -87,6 +87,11 @@ class Conv2D(KernelMixin, Layer):
         (2, 26, 26, 16)
     """
 
+    #: one call's cache: y (F, N, Ho, Wo) (and z with keep_logits), the geometry and input
+    #: shape, and what the chosen backward reads: cols, or the flat input xf and the shifts
+    _cache_attrs = ("y", "logits", "_g", "_x_shape", "_cols", "_full_conv_dx", "_p",
+                    "_shift_list", "_xf")
+
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
                  data_format: str | None = None, dilation_rate=(1, 1), activation=None,
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
@@ -226,22 +231,23 @@ class Conv2D(KernelMixin, Layer):
         if self.strides != (1, 1):
             dz = self._preactivation_grad(dout_t, self.y)
             return self._finish_backward(self._backward_strided(np.ascontiguousarray(dz)))
-        full, valid = self._full_grid_gradient()
+        full, valid, padded = self._full_grid_gradient()
         dz = self.activation.backward(dout_t, self.y, out=valid)
         if dz is not valid:  # the linear activation hands dout back unchanged
             np.copyto(valid, dz)
-        return self._finish_backward(self._backward_shift(full))
+        return self._finish_backward(self._backward_shift(full, padded))
 
     def backward_logits(self, dz):
         dz_t = dz.transpose(3, 0, 1, 2)
         if self.strides != (1, 1):
             return self._finish_backward(self._backward_strided(np.ascontiguousarray(dz_t)))
-        full, valid = self._full_grid_gradient()
+        full, valid, padded = self._full_grid_gradient()
         np.copyto(valid, dz_t)
-        return self._finish_backward(self._backward_shift(full))
+        return self._finish_backward(self._backward_shift(full, padded))
 
     def _full_grid_gradient(self):
-        """A (F, N, Hp, Wp) buffer for dL/dz on the full grid and its valid view.
+        """A (F, N, Hp, Wp) buffer for dL/dz on the full grid, its valid view, and the
+        row-padded (F, smax + M) array it is the tail of (None without that padding).
 
         Positions outside the valid outputs must hold zeros; only the valid view is ever
         written, so zeroing the buffer when it is created is enough. With the
@@ -254,17 +260,18 @@ class Conv2D(KernelMixin, Layer):
         if self._full_conv_dx:
             smax = self._shift_list[-1]
             padded = self._buffer("dpad", (f, smax + m), self.dtype, zeros=True)
-            self._dpad = padded
             full = padded[:, smax:].reshape(f, n, hp, wp)
         else:
+            padded = None
             full = self._buffer("dfull", (f, n, hp, wp), self.dtype, zeros=True)
-        return full, full[:, :, :g.out_h, :g.out_w]
+        return full, full[:, :, :g.out_h, :g.out_w], padded
 
     def _finish_backward(self, dxt):
         return None if dxt is None else channels_last_view(dxt)
 
-    def _backward_shift(self, full):
-        """dW, db and dx from dL/dz on the full grid (see the module docstring)."""
+    def _backward_shift(self, full, padded):
+        """dW, db and dx from dL/dz on the full grid (see the module docstring); ``padded``
+        is the row-padded array ``full`` lives in (full-convolution backward only)."""
         g = self._g
         n, h, w, c = self._x_shape
         f = self.filters
@@ -298,7 +305,7 @@ class Conv2D(KernelMixin, Layer):
             if self.use_bias and bias.trainable:
                 bias.accumulate_sum(dzf, axis=1)
             smax = shifts[-1]
-            padded = self._dpad  # (F, smax + M): dzf is its last M columns
+            # padded: (F, smax + M), dzf is its last M columns
             dcols = self._buffer("dcols", (len(shifts) * f, m), self.dtype)
             for b, s in enumerate(shifts):
                 dcols[b * f:(b + 1) * f] = padded[:, smax - s:smax - s + m]

@@ -15,6 +15,9 @@ class ActivationMixin:
     (softmax + cross-entropy, sigmoid + binary cross-entropy) it sets ``keep_logits`` so
     the layer also keeps ``z`` in ``self.logits``, and it then calls
     :meth:`backward_logits` with dL/dz instead of :meth:`backward` with dL/dy.
+
+    ``y`` and ``logits`` are one call's cache: layers using the mixin list them in
+    their ``_cache_attrs``. The activation objects themselves keep no state.
     """
 
     activation: activations.Activation
@@ -81,6 +84,9 @@ class Dense(KernelMixin, Layer):
         >>> layer(np.ones((2, 3))).shape
         (2, 4)
     """
+
+    #: x as (rows, in_features), the input's shape, y (rows, units), z with keep_logits
+    _cache_attrs = ("x", "_x_shape", "y", "logits")
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",

@@ -23,6 +23,8 @@ class Dropout(Layer):
     """
 
     accepts_any_shape = True
+    #: the scaled mask (None at inference): each call draws its own
+    _cache_attrs = ("mask",)
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -34,6 +34,8 @@ class Embedding(Layer):
     Keras 2's ``input_length`` is accepted: it fixes T so ``summary()`` can show shapes.
     """
 
+    _cache_attrs = ("ids",)
+
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
                  embeddings_regularizer=None, input_length: int | None = None, **kwargs):
         if input_length is not None and "input_shape" not in kwargs:

@@ -33,7 +33,12 @@ class BatchNormalization(Layer):
     Weights, in Keras order: gamma, beta (trainable), moving_mean, moving_variance.
 
     Shape: (N, ..., C) -> same shape.
+
+    The batch statistics (``xhat``, ``inv_std``) and the mode belong to one call; the
+    moving statistics are updated by every call in training mode, as in Keras.
     """
+
+    _cache_attrs = ("batch_mode", "inv_std", "xhat")
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True,

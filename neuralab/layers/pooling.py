@@ -33,6 +33,9 @@ def _check_data_format(data_format):
 
 
 class _Pooling2D(Layer):
+    #: one call's cache: the geometry and the input's shape (subclasses add theirs)
+    _cache_attrs = ("_g", "_x_shape")
+
     def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid",
                  data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -100,6 +103,9 @@ class MaxPooling2D(_Pooling2D):
     Shape: (N, H, W, C) -> (N, Ho, Wo, C).
     """
 
+    #: plus the input's channels-first views at each window offset and y (C, N, Ho, Wo)
+    _cache_attrs = _Pooling2D._cache_attrs + ("_window_views", "y")
+
     def forward(self, x, training=False):
         self._check_input(x)
         windows = self._windows(x, -np.inf)
@@ -134,6 +140,9 @@ class AveragePooling2D(_Pooling2D):
     Shape: (N, H, W, C) -> (N, Ho, Wo, C).
     """
 
+    #: plus the number of real elements in each window
+    _cache_attrs = _Pooling2D._cache_attrs + ("counts",)
+
     def forward(self, x, training=False):
         self._check_input(x)
         windows = self._windows(x, 0.0)
@@ -163,6 +172,8 @@ class AveragePooling2D(_Pooling2D):
 
 
 class _GlobalPooling2D(Layer):
+    _cache_attrs = ("_x_shape",)
+
     def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs):
         super().__init__(**kwargs)
         _check_data_format(data_format)
@@ -209,6 +220,9 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 
     Shape: (N, H, W, C) -> (N, C).
     """
+
+    #: plus the position of each maximum, (C, N)
+    _cache_attrs = ("_x_shape", "argmax")
 
     def forward(self, x, training=False):
         self._check_input(x)

@@ -12,6 +12,8 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...), in C order (channels-last images flatten
     pixel by pixel, channels fastest, as in Keras)."""
 
+    _cache_attrs = ("_x_shape",)
+
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
         size = None if any(d is None for d in rest) else math.prod(rest)
@@ -32,6 +34,8 @@ class Reshape(Layer):
 
     Shape: (N, ...) -> (N, *target_shape).
     """
+
+    _cache_attrs = ("_x_shape",)
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
