@@ -21,7 +21,7 @@ import pytest
 
 import neuralab.layers as L
 from neuralab import gradcheck as gc
-from neuralab.layers.base import CallState, Layer, _LAYER_REGISTRY
+from neuralab.layers.base import _LAYER_REGISTRY, CallState, Layer
 
 N1, N2 = 3, 2  # two calls with different batch sizes: shape caches must differ too
 
@@ -83,6 +83,15 @@ CASES = [
     ("flatten", L.Flatten, floats((2, 3, 2)), True, False),
     ("reshape", lambda: L.Reshape((3, 4)), floats((12,)), True, False),
     ("input_layer", lambda: L.InputLayer(input_shape=(5,)), floats((5,)), True, False),
+    ("add_broadcast", L.Add, floats_list((3, 4), (4,), (3, 1)), True, False),
+    ("subtract", L.Subtract, floats_list((5,), (5,)), True, False),
+    ("multiply", L.Multiply, floats_list((2, 3), (3,), (2, 3)), True, False),
+    ("average", L.Average, floats_list((4,), (4,)), True, False),
+    ("maximum", L.Maximum, floats_list((3, 4), (4,), (3, 1)), True, False),
+    ("minimum", L.Minimum, floats_list((5,), (5,)), True, False),
+    ("concatenate", lambda: L.Concatenate(axis=1), floats_list((2, 3), (1, 3)), True, False),
+    ("dot_normalize", lambda: L.Dot(axes=(1, 2), normalize=True), floats_list((3, 4), (2, 3)),
+     True, False),
 ]
 CASES_BY_ID = {case[0]: case for case in CASES}
 
@@ -200,13 +209,14 @@ def test_forward_keeps_per_call_state_only_in_declared_attributes(float64, rng, 
 # differences' truncation error)
 TWICE = ["dense_tanh", "conv_shift_c_lt_f", "conv_shift_c_ge_f_linear", "conv_strided",
          "max_pool_overlap_same", "avg_pool_same", "global_max_pool_keepdims", "batchnorm_train",
-         "dropout_train", "embedding", "reshape"]
+         "dropout_train", "embedding", "reshape", "multiply", "maximum", "concatenate",
+         "dot_normalize"]
 
 
 @pytest.mark.parametrize("name", TWICE)
 def test_layer_used_twice_matches_centred_differences(float64, rng, name):
     """L = sum(w1 * f(x1)) + sum(w2 * f(x2)) with one layer f called twice."""
-    _, make, make_x, training, logits = CASES_BY_ID[name]
+    _, make, make_x, training, _ = CASES_BY_ID[name]
     layer = make()
     x1, x2 = make_x(rng, N1), make_x(rng, N2)
     layer.build(_shapes(x1))
@@ -239,9 +249,11 @@ def test_layer_used_twice_matches_centred_differences(float64, rng, name):
     layer.resume_call(s2)
     dx2 = layer.backward(w2)
     errors = {}
-    if np.issubdtype(x1.dtype, np.floating):
-        errors["x1"] = gc.rel_error(dx1, gc.numerical_gradient(loss, x1))
-        errors["x2"] = gc.rel_error(dx2, gc.numerical_gradient(loss, x2))
+    for call, (x, dx) in enumerate(((x1, dx1), (x2, dx2)), start=1):
+        xs, dxs = (x, dx) if isinstance(x, list) else ([x], [dx])
+        for k, (xk, dxk) in enumerate(zip(xs, dxs)):
+            if np.issubdtype(xk.dtype, np.floating):
+                errors[f"call {call} x{k}"] = gc.rel_error(dxk, gc.numerical_gradient(loss, xk))
     analytic = {p.name: p.grad.copy() for p in layer.parameters() if p.trainable}
     for p in layer.parameters():
         if p.trainable:
