@@ -21,7 +21,7 @@ import pytest
 
 import neuralab.layers as L
 from neuralab import gradcheck as gc
-from neuralab.layers.base import _LAYER_REGISTRY, CallState, Layer
+from neuralab.layers.base import LAYERS, CallState, Layer
 
 N1, N2 = 3, 2  # two calls with different batch sizes: shape caches must differ too
 
@@ -175,7 +175,7 @@ def test_two_calls_in_one_pass_equal_two_independent_calls(float64, rng, case):
 
 
 def _built_in_layer_classes():
-    return {cls for cls in _LAYER_REGISTRY.values()
+    return {cls for cls in LAYERS.classes.values()
             if cls.__module__.startswith("neuralab.layers.") and not inspect.isabstract(cls)}
 
 
