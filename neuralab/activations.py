@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import Registry
+
 __all__ = [
     "Activation", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "SELU", "Softplus",
     "Softmax", "get", "serialize", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu",
@@ -273,50 +275,35 @@ class Softmax(Activation):
         return out
 
 
-_REGISTRY: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softplus, Softmax)
-}
-_ALIASES = {None: "linear", "none": "linear", "identity": "linear"}
+_REGISTRY = Registry(
+    "activation", Activation,
+    {cls.name: cls for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softplus,
+                               Softmax)},
+    aliases={None: "linear", "none": "linear", "identity": "linear"})
 
 
 def get(identifier) -> Activation:
-    """Resolve ``None``, a name such as ``"relu"``, or an :class:`Activation` instance.
+    """Resolve ``None``, a name such as ``"relu"``, a config, or an :class:`Activation`.
 
     Raises:
-        ValueError: for unknown names, listing the accepted ones.
+        ValueError: for unknown names, suggesting the closest and listing the accepted ones.
     """
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Activation):
-        return identifier()
-    if identifier is None or isinstance(identifier, str):
-        key = _ALIASES.get(identifier.lower() if isinstance(identifier, str) else None, identifier)
-        if isinstance(key, str) and key.lower() in _REGISTRY:
-            return _REGISTRY[key.lower()]()
-        raise ValueError(
-            f"Unknown activation {identifier!r}; accepted: {sorted(_REGISTRY)} or None"
-        )
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        return deserialize(identifier)
-    raise ValueError(
-        f"Could not interpret activation {identifier!r}: expected a name from {sorted(_REGISTRY)}, "
-        "None, or an Activation instance"
-    )
+    return _REGISTRY.get(identifier)
 
 
 def serialize(activation: Activation) -> str | dict:
+    """A built-in's name (``"relu"``), or ``{"class_name": name, "config": ...}`` when it has
+    settings; a custom activation gives its class name and config."""
+    if not _REGISTRY.is_builtin(type(activation)):
+        return _REGISTRY.serialize(activation)
     if not activation.get_config():
         return activation.name
     return {"class_name": activation.name, "config": activation.get_config()}
 
 
-def deserialize(config) -> Activation:
-    if isinstance(config, str):
-        return get(config)
-    name = config["class_name"]
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown activation {name!r}; accepted: {sorted(_REGISTRY)}")
-    return _REGISTRY[name](**config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None) -> Activation:
+    """Inverse of :func:`serialize`; ``custom_objects`` maps names to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 linear = Linear()

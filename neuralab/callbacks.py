@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from .io_utils import atomic_write_text
+from .registry import Registry
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
@@ -523,3 +524,20 @@ def _make_bar(total, stream):
         return None
     return tqdm(total=total, file=stream, leave=False, unit="step", dynamic_ncols=True,
                 mininterval=0.1)
+
+
+_REGISTRY = Registry("callback", Callback, case_sensitive=True, classes=(
+    History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau,
+    TerminateOnNaN, CSVLogger, LambdaCallback, StopAtTarget, GradientNorm, ProgressLogger))
+
+
+def get(identifier) -> Callback:
+    """Resolve a class name (``"EarlyStopping"``), a ``{"class_name": ..., "config": {...}}``
+    dict (the config holds constructor arguments), a Callback class or instance."""
+    return _REGISTRY.get(identifier)
+
+
+def deserialize(config, custom_objects: dict | None = None) -> Callback:
+    """A callback from ``{"class_name": ..., "config": {...}}``; ``custom_objects`` maps names
+    to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)

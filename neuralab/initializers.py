@@ -28,7 +28,8 @@ import math
 
 import numpy as np
 
-from . import backend
+from . import backend, saving
+from .registry import Registry
 
 # stddev of a standard normal truncated to [-2, 2]; dividing by it restores the variance.
 _TRUNCATION_STD = 0.87962566103423978
@@ -197,41 +198,6 @@ HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
 LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
-_REGISTRY: dict[str, type[Initializer]] = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant,
-    "random_normal": RandomNormal, "random_uniform": RandomUniform,
-    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-}
-_ALIASES = {"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
-            "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal", "zero": "zeros",
-            "normal": "random_normal", "uniform": "random_uniform"}
-_CLASS_NAMES = {cls.__name__: cls for cls in _REGISTRY.values()}
-
-
-def get(identifier) -> Initializer:
-    """Resolve a name (``"glorot_uniform"``), a config dict, or an Initializer instance."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        key = _ALIASES.get(identifier.lower(), identifier.lower())
-        if key in _REGISTRY:
-            return _REGISTRY[key]()
-        if identifier in _CLASS_NAMES:
-            return _CLASS_NAMES[identifier]()
-        raise ValueError(f"Unknown initializer {identifier!r}; accepted: {sorted(_REGISTRY)}")
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return _Callable(identifier)
-    raise ValueError(
-        f"Could not interpret initializer {identifier!r}: expected a name from "
-        f"{sorted(_REGISTRY)} or an Initializer"
-    )
-
-
 class _Callable(Initializer):
     """Wraps ``f(shape, dtype)`` functions, as Keras accepts them."""
 
@@ -244,14 +210,36 @@ class _Callable(Initializer):
                           dtype=backend.standardize_dtype(dtype))
 
 
-def serialize(initializer: Initializer) -> dict:
+_REGISTRY = Registry("initializer", Initializer, {
+    "zeros": Zeros, "ones": Ones, "constant": Constant,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+}, aliases={"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
+            "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal", "zero": "zeros",
+            "normal": "random_normal", "uniform": "random_uniform"},
+    wrap_function=_Callable)
+
+
+def get(identifier) -> Initializer:
+    """Resolve a name (``"glorot_uniform"``), a class name, a config dict, an Initializer
+    (class or instance) or a function ``f(shape, dtype)``."""
+    return _REGISTRY.get(identifier)
+
+
+def serialize(initializer: Initializer) -> dict | str:
+    """``{"class_name": ..., "config": ...}``; a function registered with
+    ``register_keras_serializable`` is saved as its registered name."""
     if isinstance(initializer, _Callable):
-        raise ValueError("A plain function initializer cannot be saved; use an Initializer class")
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+        if saving.is_registered(initializer.fn):
+            return saving.get_registered_name(initializer.fn)
+        raise ValueError("A plain function initializer cannot be saved; use an Initializer class "
+                         "or decorate the function with @register_keras_serializable()")
+    return _REGISTRY.serialize(initializer)
 
 
-def deserialize(config: dict) -> Initializer:
-    name = config.get("class_name")
-    if name not in _CLASS_NAMES:
-        raise ValueError(f"Unknown initializer class {name!r}; accepted: {sorted(_CLASS_NAMES)}")
-    return _CLASS_NAMES[name](**config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None) -> Initializer:
+    """Inverse of :func:`serialize`; ``custom_objects`` maps names to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)

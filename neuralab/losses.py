@@ -21,6 +21,7 @@ import numpy as np
 
 from . import activations, backend
 from .functional import log_softmax, softplus
+from .registry import Registry
 
 __all__ = [
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
@@ -372,45 +373,28 @@ class Hinge(Loss):
         return np.where(1 - y_true * y_pred > 0, -y_true, 0).astype(y_pred.dtype) / y_pred.size
 
 
-_REGISTRY: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-                              CategoricalCrossentropy, SparseCategoricalCrossentropy,
-                              MulticlassHinge, CategoricalHinge, Hinge)
-}
-_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "svm": "multiclass_hinge",
-            "bce": "binary_crossentropy", "crossentropy": "categorical_crossentropy"}
-_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+_REGISTRY = Registry(
+    "loss", Loss,
+    {cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
+                               CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                               MulticlassHinge, CategoricalHinge, Hinge)},
+    aliases={"mse": "mean_squared_error", "mae": "mean_absolute_error", "svm": "multiclass_hinge",
+             "bce": "binary_crossentropy", "crossentropy": "categorical_crossentropy"})
 
 
 def get(identifier) -> Loss:
-    """Resolve a loss name (``"categorical_crossentropy"``), class, or instance."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, str):
-        key = _ALIASES.get(identifier.lower(), identifier.lower())
-        if key in _REGISTRY:
-            return _REGISTRY[key]()
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        raise ValueError(f"Unknown loss {identifier!r}; accepted: {sorted(_REGISTRY)} "
-                         f"(aliases {sorted(_ALIASES)})")
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"Could not interpret loss {identifier!r}: expected a name from "
-                     f"{sorted(_REGISTRY)} or a Loss instance")
+    """Resolve a loss name (``"categorical_crossentropy"``, ``"mse"``), a class name, a
+    config dict, a Loss class or instance."""
+    return _REGISTRY.get(identifier)
 
 
 def serialize(loss: Loss) -> dict:
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return _REGISTRY.serialize(loss)
 
 
-def deserialize(config: dict) -> Loss:
-    name = config.get("class_name")
-    if name not in _CLASSES:
-        raise ValueError(f"Unknown loss class {name!r}; accepted: {sorted(_CLASSES)}")
-    return _CLASSES[name](**config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None) -> Loss:
+    """Inverse of :func:`serialize`; ``custom_objects`` maps names to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 # Keras-style function aliases

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses as losses_module
+from .registry import Registry
 
 __all__ = [
     "Metric", "Mean", "MeanMetric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -226,37 +227,31 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
-_REGISTRY: dict[str, type[Metric]] = {
-    cls.name: cls for cls in (Accuracy, BinaryAccuracy, CategoricalAccuracy,
-                              SparseCategoricalAccuracy, TopKCategoricalAccuracy,
-                              SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-                              ClassificationError)
-}
-_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
-            "error": "classification_error", "mce": "classification_error",
-            "top_k_accuracy": "top_k_categorical_accuracy"}
-_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+_REGISTRY = Registry(
+    "metric", Metric,
+    {cls.name: cls for cls in (Accuracy, BinaryAccuracy, CategoricalAccuracy,
+                               SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+                               SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+                               ClassificationError)},
+    aliases={"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error",
+             "error": "classification_error", "mce": "classification_error",
+             "top_k_accuracy": "top_k_categorical_accuracy"})
 
 
 def get(identifier, loss=None, y_true: np.ndarray | None = None,
         output_shape: tuple | None = None) -> Metric:
-    """Resolve a metric; ``"accuracy"``/``"acc"`` is chosen from the loss and shapes."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
+    """Resolve a metric name, class name, config dict, Metric class or instance.
+
+    ``"accuracy"``/``"acc"`` is chosen from the loss and shapes (binary, categorical or
+    sparse categorical); a built-in metric made from a name is called by that name.
+    """
     if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in ("accuracy", "acc"):
+        if identifier.lower() in ("accuracy", "acc"):
             return _accuracy_for(loss, y_true, output_shape, name=identifier)
-        key = _ALIASES.get(key, key)
-        if key in _REGISTRY:
-            return _REGISTRY[key](name=identifier)
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        raise ValueError(f"Unknown metric {identifier!r}; accepted: {sorted(_REGISTRY)}, "
-                         f"'accuracy'/'acc', aliases {sorted(_ALIASES)}")
-    raise ValueError(f"Could not interpret metric {identifier!r}: expected a name or a Metric")
+        named = _REGISTRY.named(identifier)
+        if named is not None:
+            return named(name=identifier)
+    return _REGISTRY.get(identifier)
 
 
 def _accuracy_for(loss, y_true, output_shape, name: str) -> Metric:
@@ -274,15 +269,10 @@ def _accuracy_for(loss, y_true, output_shape, name: str) -> Metric:
 
 
 def serialize(metric) -> dict | str:
-    if isinstance(metric, str):
-        return metric
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    """A name (``"accuracy"``) stays a name; a Metric gives its class config."""
+    return metric if isinstance(metric, str) else _REGISTRY.serialize(metric)
 
 
-def deserialize(config):
-    if isinstance(config, str):
-        return config
-    name = config.get("class_name")
-    if name not in _CLASSES:
-        raise ValueError(f"Unknown metric class {name!r}; accepted: {sorted(_CLASSES)}")
-    return _CLASSES[name](**config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None):
+    """Inverse of :func:`serialize`: names stay names (resolved at compile time)."""
+    return config if isinstance(config, str) else _REGISTRY.deserialize(config, custom_objects)

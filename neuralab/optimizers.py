@@ -31,6 +31,7 @@ import numpy as np
 
 from . import schedules
 from .parameter import Parameter
+from .registry import Registry
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "get", "serialize",
            "deserialize"]
@@ -468,33 +469,20 @@ class AdamW(Adam):
         return g
 
 
-_REGISTRY = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
-_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+_REGISTRY = Registry("optimizer", Optimizer,
+                     {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adagrad, Adam, AdamW)})
 
 
 def get(identifier) -> Optimizer:
     """Resolve ``"adam"``, a class, a config dict, or an Optimizer instance."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in _REGISTRY:
-            return _REGISTRY[key]()
-        raise ValueError(f"Unknown optimizer {identifier!r}; accepted: {sorted(_REGISTRY)}")
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"Could not interpret optimizer {identifier!r}: expected a name from "
-                     f"{sorted(_REGISTRY)} or an Optimizer instance")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return _REGISTRY.serialize(optimizer)
 
 
-def deserialize(config: dict) -> Optimizer:
-    name = config.get("class_name")
-    if name not in _CLASSES:
-        raise ValueError(f"Unknown optimizer class {name!r}; accepted: {sorted(_CLASSES)}")
-    return _CLASSES[name].from_config(config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None) -> Optimizer:
+    """Inverse of :func:`serialize` (through ``from_config``); ``custom_objects`` maps names
+    to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)

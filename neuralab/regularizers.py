@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import Registry
+
 
 class Regularizer:
     """``penalty = reg(w)``; ``reg.gradient(w)`` is d(penalty)/dw."""
@@ -103,33 +105,19 @@ def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
     return L1L2(l1, l2)
 
 
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
-_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+_REGISTRY = Registry("regularizer", Regularizer, {"l1": L1, "l2": L2, "l1_l2": L1L2},
+                     allow_none=True)
 
 
 def get(identifier) -> Regularizer | None:
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str) and identifier.lower() in _NAMES:
-        return _NAMES[identifier.lower()]()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(
-        f"Could not interpret regularizer {identifier!r}: expected None, a Regularizer, "
-        f"or one of {sorted(_NAMES)}"
-    )
+    """Resolve ``None``, a name (``"l2"``), a config dict, or a Regularizer."""
+    return _REGISTRY.get(identifier)
 
 
-def serialize(regularizer: Regularizer | None):
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+def serialize(regularizer: Regularizer | None) -> dict | None:
+    return None if regularizer is None else _REGISTRY.serialize(regularizer)
 
 
-def deserialize(config):
-    if config is None:
-        return None
-    name = config.get("class_name")
-    if name not in _CLASSES:
-        raise ValueError(f"Unknown regularizer class {name!r}; accepted: {sorted(_CLASSES)}")
-    return _CLASSES[name](**config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None) -> Regularizer | None:
+    """Inverse of :func:`serialize`; ``custom_objects`` maps names to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)

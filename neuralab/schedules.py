@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 import math
 
+from .registry import Registry
+
 
 class LearningRateSchedule:
     def __call__(self, step: int) -> float:
@@ -120,16 +122,20 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values}
 
 
-_CLASSES = {cls.__name__: cls for cls in (Constant, StepDecay, ExponentialDecay, CosineDecay,
-                                          PiecewiseConstantDecay)}
+_REGISTRY = Registry("schedule", LearningRateSchedule, case_sensitive=True,
+                     classes=(Constant, StepDecay, ExponentialDecay, CosineDecay,
+                              PiecewiseConstantDecay))
+
+
+def get(identifier) -> LearningRateSchedule:
+    """Resolve a class name, a config dict, or a LearningRateSchedule."""
+    return _REGISTRY.get(identifier)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return _REGISTRY.serialize(schedule)
 
 
-def deserialize(config: dict) -> LearningRateSchedule:
-    name = config.get("class_name")
-    if name not in _CLASSES:
-        raise ValueError(f"Unknown schedule {name!r}; accepted: {sorted(_CLASSES)}")
-    return _CLASSES[name](**config.get("config", {}))
+def deserialize(config, custom_objects: dict | None = None) -> LearningRateSchedule:
+    """Inverse of :func:`serialize`; ``custom_objects`` maps names to your own classes."""
+    return _REGISTRY.deserialize(config, custom_objects)
