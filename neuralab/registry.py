@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from . import saving
 
 __all__ = ["Registry", "registries"]
 
-_REGISTRIES: dict[str, "Registry"] = {}
+_REGISTRIES: dict[str, Registry] = {}
 
 
-def registries() -> dict[str, "Registry"]:
+def registries() -> dict[str, Registry]:
     """Every registry created so far, by kind (``{"loss": ..., "layer": ...}``)."""
     return dict(_REGISTRIES)
 

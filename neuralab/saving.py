@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["register_keras_serializable", "get_registered_name", "get_registered_object",
            "get_custom_objects", "custom_object_scope", "CustomObjectScope"]
@@ -130,7 +130,7 @@ class CustomObjectScope:
         self.custom_objects = dict(custom_objects or {})
         self._backup: dict[str, Any] | None = None
 
-    def __enter__(self) -> "CustomObjectScope":
+    def __enter__(self) -> CustomObjectScope:
         self._backup = scope_objects()
         _scope_state.objects = {**self._backup, **self.custom_objects}
         return self

@@ -1,12 +1,17 @@
-"""Small Keras-compatible helpers: ``to_categorical``, ``set_random_seed``, ``normalize``."""
+"""Small Keras-compatible helpers: ``to_categorical``, ``set_random_seed``, ``normalize``, and
+(as in ``keras.utils``) the custom-object functions of :mod:`neuralab.saving`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .backend import set_seed
+from .saving import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                     get_registered_name, get_registered_object, register_keras_serializable)
 
-__all__ = ["to_categorical", "set_random_seed", "normalize"]
+__all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_serializable",
+           "get_registered_name", "get_registered_object", "get_custom_objects",
+           "custom_object_scope", "CustomObjectScope"]
 
 
 def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:

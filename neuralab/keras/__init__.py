@@ -10,15 +10,15 @@ object (``neuralab.keras.layers`` is ``neuralab.layers``).
 import sys
 
 from .. import (activations, backend, callbacks, initializers, layers, losses, metrics, models,
-                optimizers, regularizers, utils)
+                optimizers, regularizers, saving, utils)
 from ..models import Input, Model, Sequential, load_model
 
 for _name, _module in {"activations": activations, "backend": backend, "callbacks": callbacks,
                        "initializers": initializers, "layers": layers, "losses": losses,
                        "metrics": metrics, "models": models, "optimizers": optimizers,
-                       "regularizers": regularizers, "utils": utils}.items():
+                       "regularizers": regularizers, "saving": saving, "utils": utils}.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 
 __all__ = ["Sequential", "Model", "Input", "load_model", "activations", "backend", "callbacks",
            "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-           "utils"]
+           "saving", "utils"]
