@@ -313,12 +313,6 @@ class Registry:
         name = config["class_name"]
         obj = self.lookup(name, custom_objects, registered_name=config.get("registered_name"),
                           as_class=True)
-        with saving.custom_object_scope(_below_registered(custom_objects)):
+        with saving.load_scope(custom_objects):
             return self._build(obj, name, dict(config.get("config") or {}))
 
-
-def _below_registered(custom_objects: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``custom_objects`` for a scope around nested lookups, without the names an open
-    scope or the registered objects already answer (they keep precedence, as in Keras)."""
-    return {key: obj for key, obj in (custom_objects or {}).items()
-            if saving.get_registered_object(key) is None}

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["register_keras_serializable", "get_registered_name", "get_registered_object",
-           "get_custom_objects", "custom_object_scope", "CustomObjectScope"]
+           "get_custom_objects", "custom_object_scope", "CustomObjectScope", "load_scope"]
 
 _GLOBAL_CUSTOM_OBJECTS: dict[str, Any] = {}
 _GLOBAL_CUSTOM_NAMES: dict[Any, str] = {}
@@ -140,3 +140,15 @@ class CustomObjectScope:
 
 
 custom_object_scope = CustomObjectScope
+
+
+def load_scope(custom_objects: Mapping[str, Any] | None) -> CustomObjectScope:
+    """The scope a loader opens around a whole load: ``custom_objects`` become visible to
+    every lookup inside (nested configs included) while open scopes and registered objects
+    keep precedence over them, as in Keras::
+
+        with load_scope(custom_objects):
+            model = Sequential.from_config(config)
+    """
+    return CustomObjectScope({key: obj for key, obj in (custom_objects or {}).items()
+                              if get_registered_object(key) is None})

@@ -338,6 +338,12 @@ def test_precedence_is_scope_then_registered_then_argument_then_builtin():
     assert type(losses.deserialize(builtin)) is losses.MeanSquaredError
 
 
+def test_a_loaders_scope_keeps_registered_objects_first():
+    with saving.load_scope({"test_registry>ScaledMSE": Unregistered, "Unregistered": Unregistered}):
+        assert get_registered_object("test_registry>ScaledMSE") is ScaledMSE
+        assert isinstance(losses.deserialize({"class_name": "Unregistered"}), Unregistered)
+
+
 def test_scopes_nest_and_restore():
     class Inner(losses.MeanSquaredError):
         pass
