@@ -3,16 +3,20 @@
 from ..models.functional import Input
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .base import Layer, get_layer_class, register
-from .conv import Conv2D
+from .conv import Conv1D, Conv2D
+from .core import Lambda, Rescaling
 from .dense import Dense
 from .dropout import Dropout, SpatialDropout2D
 from .embedding import Embedding
 from .input_layer import InputLayer
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+from .pooling1d import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D,
+                        GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
+from .resampling import UpSampling2D, ZeroPadding2D
 from .reshape import Flatten, Reshape
 
 __all__ = ["Layer", "register", "get_layer_class", "Input", "InputLayer", "Dense", "Activation",
@@ -21,4 +25,7 @@ __all__ = ["Layer", "register", "get_layer_class", "Input", "InputLayer", "Dense
            "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPool2D",
            "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+           "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
+           "GlobalAveragePooling1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
+           "ZeroPadding2D", "UpSampling2D", "Rescaling", "Lambda", "LayerNormalization"]

@@ -137,6 +137,15 @@ class Conv2D(KernelMixin, Layer):
     # -- forward ------------------------------------------------------------------------
     def forward(self, x, training=False):
         self._check_input(x)
+        return self._forward_images(x)
+
+    def _kernel_4d(self) -> np.ndarray:
+        """The kernel as (kh, kw, C, F) (Conv1D keeps Keras' (k, C, F) and views it)."""
+        kernel = self.kernel.data
+        return kernel if kernel.ndim == 4 else kernel.reshape(self.kernel_size + kernel.shape[-2:])
+
+    def _forward_images(self, x):
+        """y (N, Ho, Wo, F) for images x (N, H, W, C), already checked."""
         n, h, w, c = x.shape
         g = fn.conv_geometry(h, w, self.kernel_size, self.strides, self.dilation_rate,
                              self.padding)
@@ -175,7 +184,7 @@ class Conv2D(KernelMixin, Layer):
         shifts = self._shifts(wp)
         p = m - shifts[-1]
         xf = xp.reshape(c, m)
-        kernel = self.kernel.data
+        kernel = self._kernel_4d()
         full = self._buffer("full", (f, m), self.dtype, zeros=True)
         rows = len(shifts) * c
         if c < f:
@@ -314,10 +323,10 @@ class Conv2D(KernelMixin, Layer):
                 dw_t = self._buffer("dw", (len(shifts) * f, c), self.dtype)
                 np.matmul(dcols, self._xf.T, out=dw_t)
                 kernel.accumulate(dw_t.reshape(self.kernel_size[0], self.kernel_size[1], f,
-                                               c).transpose(0, 1, 3, 2))
+                                               c).transpose(0, 1, 3, 2).reshape(kernel.shape))
             if self.skip_input_grad:
                 return None
-            w_dx = kernel.data.transpose(2, 0, 1, 3).reshape(c, len(shifts) * f)
+            w_dx = self._kernel_4d().transpose(2, 0, 1, 3).reshape(c, len(shifts) * f)
             dxf = self._buffer("dxf", (c, m), self.dtype)
             np.matmul(w_dx, dcols, out=dxf)
         dxt = dxf.reshape(c, n, hp, wp)
@@ -353,3 +362,74 @@ class Conv2D(KernelMixin, Layer):
             "padding": self.padding, "dilation_rate": list(self.dilation_rate),
             **self._kernel_config(),
         }
+
+
+@register
+class Conv1D(Conv2D):
+    """1-D convolution over sequences (Keras ``Conv1D``), computed as the 2-D convolution of
+    (N, 1, L, C) images with a (1, k) kernel, so it shares Conv2D's fast paths.
+
+    ``padding="causal"`` pads ``dilation_rate * (kernel_size - 1)`` steps on the left only,
+    so ``y[t]`` depends on ``x[:t + 1]`` (WaveNet); "valid" and "same" are as in Conv2D.
+
+    Shape:
+        x: (N, L, C) -> y: (N, Lo, filters); kernel: (kernel_size, C, filters), as in Keras.
+
+    Example:
+        >>> Conv1D(8, 3, padding="causal")(np.zeros((2, 10, 4))).shape
+        (2, 10, 8)
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate=1, activation=None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
+        padding = padding.lower() if isinstance(padding, str) else padding
+        self.causal = padding == "causal"
+        (k,) = to_tuple(kernel_size, 1, "kernel_size")
+        (s,) = to_tuple(strides, 1, "strides")
+        (d,) = to_tuple(dilation_rate, 1, "dilation_rate")
+        super().__init__(filters, (1, k), strides=(1, s), padding="valid" if self.causal
+                         else padding, data_format=data_format, dilation_rate=(1, d),
+                         activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         **kwargs)
+        self._left_pad = d * (k - 1) if self.causal else 0
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv1D expects sequences of shape (N, L, C), got inputs of shape "
+                             f"{input_shape}")
+        Layer.build(self, input_shape)
+        self._add_kernel_and_bias((self.kernel_size[1], int(input_shape[-1]), self.filters),
+                                  self.filters)
+
+    def compute_output_shape(self, input_shape):
+        n, length, c = input_shape
+        if length is None:
+            return (n, None, self.filters)
+        _, _, out, f = super().compute_output_shape((n, 1, length + self._left_pad, c))
+        return (n, out, f)
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        if self._left_pad:
+            x = np.pad(x, ((0, 0), (self._left_pad, 0), (0, 0)))
+        return self._forward_images(x[:, None])[:, 0]
+
+    def backward(self, dout):
+        return self._sequence_dx(super().backward(dout[:, None]))
+
+    def backward_logits(self, dz):
+        return self._sequence_dx(super().backward_logits(dz[:, None]))
+
+    def _sequence_dx(self, dx):
+        """(N, 1, L + pad, C) -> (N, L, C), dropping the causal padding."""
+        return None if dx is None else dx[:, 0, self._left_pad:]
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": [self.kernel_size[1]],
+                "strides": [self.strides[1]], "dilation_rate": [self.dilation_rate[1]],
+                "padding": "causal" if self.causal else self.padding}

@@ -1,4 +1,4 @@
-"""BatchNormalization over the last (feature / channel) axis."""
+"""BatchNormalization and LayerNormalization (feature / channel axes last)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,102 @@ class BatchNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+        }
+
+
+@register
+class LayerNormalization(Layer):
+    """Normalize each sample over ``axis`` (the features), then scale and shift
+    (Keras ``LayerNormalization``).
+
+    Math, with the mean and biased variance over the normalized axes (m values)::
+
+        xhat = (x - mean) / sqrt(var + epsilon),   y = gamma * xhat + beta
+        dxhat = dy * gamma
+        dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + epsilon)
+
+    ``gamma`` and ``beta`` have the sizes of the normalized axes. The statistics are the
+    sample's own, so training and inference compute the same thing.
+
+    Shape: (N, ...) -> same shape.
+    """
+
+    #: one call's normalized input and 1 / sqrt(var + eps) (one per normalized group)
+    _cache_attrs = ("xhat", "inv_std")
+
+    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 rms_scaling: bool = False, beta_initializer="zeros", gamma_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if rms_scaling:
+            raise ValueError("LayerNormalization(rms_scaling=True) is not supported")
+        self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
+        if not epsilon > 0:
+            raise ValueError(f"LayerNormalization epsilon must be > 0, got {epsilon!r}")
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -ndim < a < ndim for a in axes) or any(a % ndim == 0 for a in axes):
+            raise ValueError(f"LayerNormalization axis {self.axis} is out of range for inputs "
+                             f"of shape {input_shape} (the batch axis cannot be normalized)")
+        self._axes = tuple(sorted(a % ndim for a in axes))
+        if any(input_shape[a] is None for a in self._axes):
+            raise ValueError(f"LayerNormalization needs known sizes on axis {self.axis}, got "
+                             f"{input_shape}")
+        param_shape = tuple(input_shape[a] for a in self._axes)
+        # gamma/beta as stored (Keras' shape) and as they broadcast against x
+        self._broadcast = tuple(input_shape[a] if a in self._axes else 1 for a in range(ndim))
+        if self.scale:
+            self.gamma = self.add_weight("gamma", param_shape, self.gamma_initializer,
+                                         self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", param_shape, self.beta_initializer,
+                                        self.beta_regularizer)
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        axes = self._axes
+        centered = x - x.mean(axis=axes, keepdims=True)
+        var = np.mean(centered * centered, axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        self.xhat = centered * self.inv_std
+        y = self.xhat * self.gamma.data.reshape(self._broadcast) if self.scale \
+            else self.xhat.copy()
+        if self.center:
+            y += self.beta.data.reshape(self._broadcast)
+        return y.astype(self.dtype, copy=False)
+
+    def backward(self, dout):
+        axes = self._axes
+        others = tuple(a for a in range(dout.ndim) if a not in axes)
+        if self.center and self.beta.trainable:
+            self.beta.accumulate(dout.sum(axis=others).reshape(self.beta.shape))
+        if self.scale and self.gamma.trainable:
+            self.gamma.accumulate((dout * self.xhat).sum(axis=others).reshape(self.gamma.shape))
+        if self.skip_input_grad:
+            return None
+        dxhat = dout * self.gamma.data.reshape(self._broadcast) if self.scale else dout
+        dx = dxhat - dxhat.mean(axis=axes, keepdims=True)
+        dx -= self.xhat * np.mean(dxhat * self.xhat, axis=axes, keepdims=True)
+        dx *= self.inv_std
+        return dx
+
+    def get_config(self):
+        return {
+            **super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
         }

@@ -108,6 +108,9 @@ class MaxPooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         self._check_input(x)
+        return self._pool(x)
+
+    def _pool(self, x):
         windows = self._windows(x, -np.inf)
         y = self._buffer("y", windows[0].shape, windows[0].dtype)
         np.copyto(y, windows[0])
@@ -145,6 +148,9 @@ class AveragePooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         self._check_input(x)
+        return self._pool(x)
+
+    def _pool(self, x):
         windows = self._windows(x, 0.0)
         y = self._buffer("y", windows[0].shape, windows[0].dtype)
         np.copyto(y, windows[0])
