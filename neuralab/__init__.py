@@ -20,6 +20,8 @@ from .backend import clear_session, floatx, set_floatx, set_seed
 from .layers import Input
 from .models import Model, Sequential, load_model
 from .parameter import Parameter
+from . import ops  # also gives Tensor its operators (x + y, x @ w, x[i])
+from .tensor import Tensor, no_grad
 
 __version__ = "0.1.0"
 
@@ -34,5 +36,5 @@ __all__ = [
     "Sequential", "Model", "Input", "Parameter", "load_model", "set_seed", "set_floatx",
     "floatx", "clear_session", "activations", "backend", "callbacks", "gradcheck",
     "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "schedules", "utils", "__version__",
+    "schedules", "utils", "__version__", "ops", "Tensor", "no_grad",
 ]

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tensor import Tensor
 
-class Parameter:
-    """A learnable array.
+
+class Parameter(Tensor):
+    """A learnable array: a leaf :class:`~neuralab.tensor.Tensor` that ops can use
+    directly (``ops.matmul(x, self.kernel)``) and whose gradient accumulates in place.
 
     Attributes:
         data: the values, e.g. a Dense kernel of shape (in_features, units).
@@ -22,10 +25,13 @@ class Parameter:
         regularizer: optional penalty added to the loss and to ``grad``.
     """
 
-    __slots__ = ("data", "_grad", "_stale", "name", "trainable", "regularizer")
+    __slots__ = ("_grad", "_stale", "name", "trainable", "regularizer")
 
     def __init__(self, data: np.ndarray, name: str = "", trainable: bool = True, regularizer=None):
         self.data = data
+        self._prev = ()
+        self._backward = None
+        self.op = ""
         self._grad = np.zeros_like(data)
         self._stale = False
         self.name = name
@@ -42,6 +48,17 @@ class Parameter:
     def grad(self, value) -> None:
         np.copyto(self._grad, value)
         self._stale = False
+
+    @property
+    def requires_grad(self) -> bool:  # type: ignore[override]
+        return self.trainable
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.trainable = bool(value)
+
+    def _accumulate(self, dout: np.ndarray) -> None:
+        self.accumulate(dout)
 
     def materialize_grad(self) -> None:
         """Write the zeros a lazy :meth:`zero_grad` promised, if nothing wrote since."""
@@ -81,18 +98,6 @@ class Parameter:
             self._grad += np.add.reduce(x, axis=axis)
 
     # -- convenience ------------------------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
-
-    @property
-    def size(self) -> int:
-        return self.data.size
-
     def numpy(self) -> np.ndarray:
         """A copy of the values (Keras ``variable.numpy()``)."""
         return self.data.copy()
