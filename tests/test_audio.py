@@ -200,3 +200,23 @@ def test_audio_commands(tmp_path, capsys):
     assert main(["audio", "show", str(root / "sine" / "sine.mf.C4E4.wav"), "-o", str(png)]) == 0
     assert png.stat().st_size > 10_000 and "3 notes" in capsys.readouterr().out
     assert main(["audio", "features", str(tmp_path / "nothing"), "-o", str(out)]) == 2
+
+
+def test_anti_phase_stereo_is_reported_as_cancelling_not_silent(tmp_path):
+    """left = -right mixes to exact zeros: the file is not silent, its channels cancel."""
+    notes = run_of_notes([440, 550])
+    sf.write(tmp_path / "anti.wav", np.stack([notes, -notes], axis=1), SR)
+    with pytest.raises(AudioFileError, match=r"anti.wav: the 2 channels cancel when mixed to mono "
+                                             r"\(peak 0.3 per channel, [0-9.e-]+ mixed\): the "
+                                             r"channels are in anti-phase"):
+        load_audio(tmp_path / "anti.wav")
+    assert len(load_audio(tmp_path / "anti.wav", mono=False).samples) == len(notes)
+    sf.write(tmp_path / "stereo.wav", np.stack([notes, 0.5 * notes], axis=1), SR)
+    np.testing.assert_allclose(load_audio(tmp_path / "stereo.wav").samples, 0.75 * notes, atol=1e-4)
+    root = tmp_path / "tree"
+    (root / "a").mkdir(parents=True)
+    sf.write(root / "a" / "good.wav", notes, SR)
+    sf.write(root / "a" / "anti.wav", np.stack([notes, -notes], axis=1), SR)
+    problems = "\n".join(build_feature_dataset(root, cache_dir=None, workers=1).problems)
+    assert "anti.wav: the 2 channels cancel when mixed to mono" in problems
+    assert "silent" not in problems

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif", ".ogg", ".mp3", ".oga")
 
 
-class AudioFileError(ValueError):
+class AudioFileError(InputError):
     """An audio file cannot be used (unreadable, not audio, silent, too short, ...)."""
 
 
@@ -35,6 +37,19 @@ class Audio:
     @property
     def duration(self) -> float:
         return len(self.samples) / self.sr
+
+
+def _check_mix(data: np.ndarray, mixed: np.ndarray, path: Path) -> None:
+    """Refuse a mono mix that cancels out (anti-phase stereo, left = -right): it would be
+    reported as silent although every channel holds sound."""
+    channel_peak = float(np.max(np.abs(data)))
+    mixed_peak = float(np.max(np.abs(mixed)))
+    if channel_peak > 0 and mixed_peak < 1e-3 * channel_peak:  # > 60 dB of cancellation
+        raise AudioFileError(
+            f"the {data.shape[1]} channels cancel when mixed to mono (peak {channel_peak:.3g} per "
+            f"channel, {mixed_peak:.3g} mixed): the channels are in anti-phase (left = -right)",
+            path, "channels that add up; flip one channel's polarity, or read one channel with "
+                  "load_audio(..., mono=False)")
 
 
 def load_audio(path, sr: int = 22050, mono: bool = True, clip_threshold: float = 0.999) -> Audio:
@@ -65,6 +80,8 @@ def load_audio(path, sr: int = 22050, mono: bool = True, clip_threshold: float =
     if data.size == 0:
         raise AudioFileError(f"{path}: the file holds no audio samples")
     samples = data.mean(axis=1) if mono else data[:, 0]
+    if mono and data.shape[1] > 1:
+        _check_mix(data, samples, path)
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     if not np.all(np.isfinite(samples)):
         raise AudioFileError(f"{path}: the audio contains NaN or infinite samples")

@@ -14,10 +14,6 @@
     neuralab data info PATH|NAME       shapes, dtypes, classes and counts
     neuralab audio features DIR -o features.npz   note features of <DIR>/<class>/<files>
     neuralab audio show FILE           waveform with detected notes + mel spectrogram (PNG)
-
-Exit codes: 0 success, 1 failure while working (a trial failed, a download failed),
-2 bad usage or bad input (unknown name, invalid experiment file, unreadable file),
-130 interrupted (Ctrl-C; finished trials are kept, continue with --resume).
 """
 
 from __future__ import annotations
@@ -26,14 +22,15 @@ import argparse
 import sys
 
 from . import audio, basic, experiments
-from .errors import UsageError
+from .errors import (DEBUG_HINT, EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, UsageError,
+                     classify, debug_enabled)
 
 __all__ = ["main", "build_parser", "UsageError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuralab", description="neuralab: a NumPy neural-network lab",
-                                     epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=__doc__ + "\n" + EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     experiments.register(sub)
     basic.register(sub)
@@ -42,21 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the exit code (see ``EXIT_CODES_HELP``).
+
+    Every error ends here: an expected one (bad input, a failed download, ...) prints
+    ``neuralab: error: <message>`` and no traceback; an unexpected one prints ``neuralab:
+    internal error: <type>: <message>`` and a hint, or is re-raised when ``NEURALAB_DEBUG=1``.
+    """
+    args = build_parser().parse_args(argv)  # bad usage: argparse prints it and exits with 2
     try:
         return args.func(args)
-    except UsageError as error:
-        print(f"neuralab: error: {error}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as error:
-        print(f"neuralab: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"neuralab: failed: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("neuralab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        known = classify(error)
+        if known is None:
+            if debug_enabled():
+                raise
+            print(f"neuralab: internal error: {type(error).__name__}: {error}\n"
+                  f"neuralab: this is a bug; {DEBUG_HINT}", file=sys.stderr)
+            return EXIT_FAILED
+        code, message = known
+        print(f"neuralab: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ Used by the ``neuralab data list|get|info`` commands.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import download
+from ..errors import InputError
+from . import download, idx, npzfile
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def describe(path) -> str:
                                     f"run `neuralab data get {name}`")
         path = download.dataset_dir(name)
     if not path.exists():
-        raise FileNotFoundError(f"No such file or folder: {path}")
+        raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(path))
     if path.is_dir():
         names = {p.name for p in path.iterdir()}
         if any(n.startswith("train-images") for n in names):
@@ -113,8 +115,8 @@ def describe(path) -> str:
             return "\n".join([f"format: audio folder, {len(audio)} files",
                               "files per class: " + ", ".join(f"{k}: {v}" for k, v in
                                                               sorted(per_class.items()))])
-        raise ValueError(f"{path}: no known dataset layout (IDX files, CIFAR-10 batches, UIowa "
-                         ".npy files, EEE443 letters, or audio folders)")
+        raise InputError("no known dataset layout", path, "IDX files, CIFAR-10 batches, UIowa "
+                         ".npy files, EEE443 letters, or audio folders")
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):
         keys = eee443.read_h5_keys(path)
@@ -141,11 +143,29 @@ def describe(path) -> str:
             lines.append(f"{len(np.unique(array))} distinct values; counts {_class_counts(array)}")
         return "\n".join(lines)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as npz:
-            return "\n".join(["format: NumPy archive"] + [f"{k}: {npz[k].shape} {npz[k].dtype}"
-                                                         for k in npz.files])
+        return "\n".join(["format: NumPy archive"] + [f"{k}: {shape} {dtype}" for k, (shape, dtype)
+                                                     in npzfile.npz_headers(path).items()])
     if cifar.TEST_BATCH in path.name or path.name.startswith("data_batch"):
         x, y = cifar.read_batch(path)
         return "\n".join(_split_lines("CIFAR-10 batch", [(path.name, (x, y))], cifar.CIFAR10_CLASSES))
-    raise ValueError(f"{path}: unknown format (expected a dataset folder, .h5, .npy, .npz or a "
-                     "CIFAR-10 batch)")
+    if _looks_like_idx(path):
+        return _describe_idx(path)
+    raise InputError("unknown format", path, "a dataset folder, .h5, .npy, .npz, an IDX file "
+                     "(train-images-idx3-ubyte[.gz], ...) or a CIFAR-10 batch")
+
+
+def _looks_like_idx(path: Path) -> bool:
+    """An IDX file by its name (``*-idx3-ubyte``, ``*.idx1-ubyte.gz``, ``*.idx``)."""
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(("ubyte", ".idx")) or "-idx" in name or ".idx" in name
+
+
+def _describe_idx(path: Path) -> str:
+    array = idx.read_idx(path)
+    compressed = " (gzip)" if path.name.lower().endswith(".gz") else ""
+    lines = [f"format: IDX{compressed}", f"shape {array.shape}, dtype {array.dtype}"]
+    if array.size:
+        lines.append(f"values {array.min()}..{array.max()}, mean {array.mean():.4g}")
+        if array.ndim == 1 and np.issubdtype(array.dtype, np.integer):
+            lines.append(f"{len(np.unique(array))} classes; counts {_class_counts(array)}")
+    return "\n".join(lines)

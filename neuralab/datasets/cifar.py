@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .idx import DatasetFileError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
@@ -34,8 +35,14 @@ _ALLOWED = {
 }
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for something a dataset file never needs (it is not loaded)."""
+class UnsafePickleError(pickle.UnpicklingError, InputError):
+    """A pickle asked for something a dataset file never needs (it is not loaded).
+
+    Also an :class:`~neuralab.errors.InputError`: the command line reports it as bad input.
+    """
+
+    def __init__(self, what: str, source=None, expected: str | None = None):
+        InputError.__init__(self, what, source, expected)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -45,8 +52,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 module = "numpy._core.multiarray"  # NumPy 2's name, without its deprecation
             return super().find_class(module, name)
         raise UnsafePickleError(
-            f"refusing to load {module}.{name}: CIFAR-10 batches contain only NumPy arrays, "
-            "lists and strings, so this file is not a genuine batch (it may run code)")
+            f"refusing to load {module}.{name}: not a genuine CIFAR-10 batch (it may run code)",
+            expected="a CIFAR-10 batch, which holds only NumPy arrays, lists and strings")
 
 
 def safe_unpickle(data: bytes):
@@ -69,7 +76,7 @@ def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = safe_unpickle(path.read_bytes())
     except UnsafePickleError as error:
-        raise UnsafePickleError(f"{path}: {error}") from None
+        raise UnsafePickleError(error.what, path, error.expected) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError) as error:
         raise DatasetFileError(f"{path}: not a readable CIFAR-10 batch ({error}); the file is "

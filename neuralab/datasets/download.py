@@ -37,8 +37,12 @@ class DownloadError(OSError):
     """Every mirror failed (the message lists why); a partial ``.part`` file is kept for resuming."""
 
 
-class ChecksumError(ValueError):
-    """A downloaded file's sha256 differs from the expected one (it has been deleted)."""
+class ChecksumError(DownloadError, ValueError):
+    """A downloaded file's sha256 differs from the expected one (it has been deleted).
+
+    A failed download (exit code 1 on the command line, like :class:`DownloadError`); also a
+    ``ValueError`` for code written against earlier versions.
+    """
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@
   bytes. :func:`load_nextword` returns **0-based** ids (ready for ``Embedding``) and the
   words as ``str``; :func:`save_nextword` writes the 1-based file layout back.
 
-All arrays come out fully validated: a missing key, a wrong shape or a label count that
-does not match the image count raises :class:`DatasetFileError` naming the file.
+All arrays come out fully validated: a missing key, a wrong shape, a label count that does
+not match the image count, or pixels that are not integers in 0..255 (``[0, 1]``-scaled
+floats, NaN, negative or wrapped values) raise :class:`DatasetFileError` naming the file,
+the key, what was found and what was expected. Nothing is cast silently.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..io_utils import atomic_path
 from .idx import DatasetFileError
+from .uiowa import load_npy
 
 CAT_VS_CAR_CLASSES = ("cat", "car")
 LETTER_CLASSES = tuple(chr(ord("a") + i) for i in range(26))
@@ -69,13 +72,53 @@ def read_h5_keys(path) -> dict[str, tuple]:
         return {k: (f[k].shape, f[k].dtype) for k in f.keys() if isinstance(f[k], dataset)}
 
 
+_PIXELS = "uint8 pixel values: integers in 0..255"
+
+
+def _range(values: np.ndarray) -> str:
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    return f"{finite.min():g}..{finite.max():g}" if finite.size else "no finite values"
+
+
+def _pixels(values, path, key: str) -> np.ndarray:
+    """``values`` as uint8 after checking that it holds integers in 0..255 (no silent cast).
+
+    Raises:
+        DatasetFileError: non-numeric data, NaN or infinities, values outside 0..255 (they
+            would wrap), or fractions (e.g. images scaled to [0, 1], which would become 0/1).
+    """
+    values = np.asarray(values)
+    found = f"dataset {key!r} holds {values.dtype}"
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype.kind not in "iuf":
+        raise DatasetFileError(f"{found} data", path, _PIXELS)
+    if values.size == 0:
+        return values.astype(np.uint8)
+    if values.dtype.kind == "f":
+        bad = np.count_nonzero(~np.isfinite(values))
+        if bad:
+            raise DatasetFileError(f"{found} with {bad:,} NaN or infinite values (the others "
+                                   f"in {_range(values)})", path, _PIXELS)
+    low, high = values.min(), values.max()
+    if low < 0 or high > 255:
+        raise DatasetFileError(f"{found} values in {low:g}..{high:g}, outside 0..255", path,
+                               _PIXELS)
+    if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+        hint = "; images scaled to [0, 1] must be multiplied by 255 and rounded" if high <= 1 else ""
+        raise DatasetFileError(f"{found} values in {low:g}..{high:g} with fractions (not whole "
+                               f"numbers){hint}", path, _PIXELS)
+    return values.astype(np.uint8)
+
+
 def _labels(values: np.ndarray, n: int, what: str, path, low: int, high: int) -> np.ndarray:
     values = np.asarray(values).reshape(-1)
     if len(values) != n:
         raise DatasetFileError(f"{path}: {n} images but {len(values)} {what} labels")
     if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) \
             or (values.size and (values.min() < low or values.max() > high)):
-        raise DatasetFileError(f"{path}: {what} labels must be integers in {low}..{high}")
+        raise DatasetFileError(f"{path}: {what} labels must be integers in {low}..{high}, "
+                               f"found {values.dtype} values in {_range(values)}")
     return values.astype(np.int64)
 
 
@@ -88,7 +131,7 @@ def load_cat_vs_car(path):
         images = data[ims]
         if images.ndim != 3 or images.shape[1:] != (32, 32):
             raise DatasetFileError(f"{path}: {ims} should have shape (N, 32, 32), got {images.shape}")
-        upright = np.ascontiguousarray(images.transpose(0, 2, 1)).astype(np.uint8)
+        upright = np.ascontiguousarray(_pixels(images, path, ims).transpose(0, 2, 1))
         out.append((upright, _labels(data[lbls], len(images), lbls, path, 0, 1)))
     return tuple(out)
 
@@ -107,10 +150,7 @@ def load_letters(path):
             file = path / f"{name}.npy"
             if not file.is_file():
                 raise FileNotFoundError(f"{file} not found (expected the letters .npy files)")
-            try:
-                arrays[name] = np.load(file, allow_pickle=False)
-            except ValueError as error:
-                raise DatasetFileError(f"{file}: not a readable .npy array ({error})") from None
+            arrays[name] = load_npy(file)
         pairs = [("train_images", "train_labels"), ("test_images", "test_labels")]
     else:
         data = read_h5(path, ["trainims", "trainlbls", "testims", "testlbls"])
@@ -128,7 +168,8 @@ def load_letters(path):
             raise DatasetFileError(f"{path}: {ims} should hold 28x28 images, got shape "
                                    f"{np.asarray(arrays[ims]).shape}")
         labels = _labels(arrays[lbls], len(images), lbls, path, 1, 26) - 1
-        out.append((np.ascontiguousarray(images).astype(np.uint8), labels))
+        source = path / f"{ims}.npy" if path.is_dir() else path
+        out.append((np.ascontiguousarray(_pixels(images, source, ims)), labels))
     return tuple(out)
 
 

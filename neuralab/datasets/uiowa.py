@@ -9,6 +9,7 @@ Four NumPy files: ``uiowa_train_data.npy`` (66,247 x 120 float), ``uiowa_train_l
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,14 @@ def load_npy(file: Path) -> np.ndarray:
     if not file.is_file():
         raise FileNotFoundError(f"{file} not found")
     try:
-        return np.load(file, allow_pickle=False)
-    except ValueError as error:
-        raise DatasetFileError(f"{file}: not a readable .npy array ({error})") from None
+        array = np.load(file, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:  # object arrays, truncation
+        raise DatasetFileError(f"not a readable .npy array ({error})", file,
+                               "a .npy of numbers, as numpy.save writes") from None
+    if not isinstance(array, np.ndarray):
+        raise DatasetFileError(f"holds a .npz archive of {len(array.files)} arrays", file,
+                               "a single .npy array") from None
+    return array
 
 
 def load_uiowa(path, features: int = 120):
