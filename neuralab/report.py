@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import time
 from pathlib import Path
@@ -93,7 +92,7 @@ def _trials_table(summary: Summary, cols: list[str]) -> str:
         status = r.get("status", "?")
         cells = "".join(f"<td>{_cell(r.get('metrics', {}).get(c))}</td>" for c in cols)
         rows.append(f"<tr><td>{_e(r['id'])}</td><td>{_e(r.get('point'))}</td>"
-                    f"<td>{_e(r.get('seed'))}</td><td class=\"{_e(status)}\">{_e(status)}</td>"
+                    f"<td>{_cell(r.get('seed'))}</td><td class=\"{_e(status)}\">{_e(status)}</td>"
                     f"{cells}<td>{_cell(r.get('wall_s'))}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
@@ -214,7 +213,7 @@ def write_report(root, figures: bool = True) -> Path:
                 artifacts.append(_image(path, f"{point.name}, seed {record['seed']}: "
                                               f"{Path(name).stem.replace('_', ' ')}"))
             elif name == "artifacts/top_k_words.json" and path.is_file():
-                artifacts.append(_top_k_table(json.loads(path.read_text()),
+                artifacts.append(_top_k_table(store.load_json(record["id"], name),
                                               f"{point.name}, seed {record['seed']}: next-word candidates"))
     if artifacts:
         body += ["<h2>Inside the trained models</h2>"] + artifacts

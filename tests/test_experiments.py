@@ -1,11 +1,6 @@
 """Experiments: TOML validation, sweeps, trials, the results store, resume, runners."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +11,7 @@ from neuralab.experiments import (ExperimentError, ResultsExistError, expand_poi
                                   run_experiment)
 from neuralab.experiments.spec import set_path
 from neuralab.experiments.store import dumps_toml
-
-REPO = Path(__file__).resolve().parents[1]
+from neuralab.report import write_report
 
 BASE = """
 name = "tiny"
@@ -74,6 +68,32 @@ def experiment(extra: str = "", **kw):
     ("[fit]\nepochs = 5\ncallbacks = [{type = 'EarlyStoping'}]", "fit.callbacks.0: unknown "
                                                                  "callback 'EarlyStoping'"),
     ("nmae = 'x'", "nmae: unknown key; did you mean 'name'?"),
+    ("[fit]\nepochs = 5\ncallbacks = [{type = 'tests.experiment_broken_import:Stop'}]",
+     "fit.callbacks.0: callback 'tests.experiment_broken_import:Stop' could not be imported: "
+     "RuntimeError: this module is broken on purpose"),
+    ("[fit]\nepochs = 5\ncallbacks = [{type = 'tests.no_such_module:Stop'}]",
+     "fit.callbacks.0: callback 'tests.no_such_module:Stop' could not be imported: "
+     "ModuleNotFoundError: No module named 'tests.no_such_module'"),
+    ("[fit]\nepochs = 5\ncallbacks = [{type = 'tests.experiment_helpers:Stop'}]",
+     "fit.callbacks.0: callback 'tests.experiment_helpers:Stop' could not be imported: module "
+     "'tests.experiment_helpers' has no 'Stop'"),
+    # every sweep point is checked like the base: a path that names no field, or a value the
+    # field does not take, fails at load time with the point and the key
+    ("[sweep]\n'fit.epochz' = [1, 2]",
+     "sweep point 'epochz=1': fit.epochz: unknown key; did you mean 'epochs'?"),
+    ("[sweep]\n'training.epochs' = [1, 2]", "sweep point 'epochs=1': training: unknown key"),
+    ("[sweep]\n'analysis.gradient_norm_evry' = [1, 2]", "sweep point 'gradient_norm_evry=1': "
+     "analysis.gradient_norm_evry: unknown key; did you mean 'gradient_norm_every'?"),
+    ("[sweep]\n'fit.epochs' = [2, -1]",
+     "sweep point 'epochs=-1': fit.epochs: expected a positive integer, got -1"),
+    ("[sweep]\n'data.n_samplez' = [10, 20]", "sweep point 'n_samplez=10': data: n_samplez: not "
+                                             "an option of the 'synthetic' loader"),
+    ("[sweep]\n'model.layers.0.unitz' = [2, 3]",
+     "sweep point 'unitz=2': model.layers.0 (Dense): "),
+    ("[sweep]\n'seed' = [1, 2]", "sweep point 'seed=1': seed: unknown key"),
+    ("[[variants]]\nname = 'a'\n'fit.epochz' = 3", "sweep point 'a': fit.epochz: unknown key"),
+    ("[[variants]]\nname = 'a'\n\n[[variants]]\nname = 'b'\n'fit.epochs' = 5",
+     "sweep point 'b': the same settings as sweep point 'a'"),
 ])
 def test_bad_experiment_files_name_the_bad_key(text, message):
     # later tables of the same name replace BASE's: build a document with the bad part
@@ -152,8 +172,7 @@ def test_quick_and_command_line_overrides():
 
 # --- running: results equal a hand-written fit, bit for bit ---------------------------------------
 def test_a_trial_reproduces_a_hand_written_fit_exactly(tmp_path):
-    summary = run_experiment(experiment(), tmp_path / "out", executor="local", log=None,
-                             report=False)
+    summary = run_experiment(experiment(), tmp_path / "out", executor="local", log=None)
     assert summary.ran == 1 and summary.failed == 0
     history = json.loads((tmp_path / "out/trials/p00-default-s0/history.json").read_text())
 
@@ -206,22 +225,20 @@ name = "too fast"
     assert fast["status"] == "diverged" and "learning rate" in fast["error"]
     assert all(v is None or np.isfinite(v) for v in fast["metrics"].values()
                if isinstance(v, float))
-    html = summary.report.read_text()
+    html = write_report(summary.output).read_text()
     assert "Failures and warnings" in html and "diverged" in html
 
 
 def test_existing_results_need_resume_or_overwrite(tmp_path):
     exp = experiment()
-    run_experiment(exp, tmp_path / "out", executor="local", log=None, report=False)
+    run_experiment(exp, tmp_path / "out", executor="local", log=None)
     with pytest.raises(ResultsExistError, match="--resume"):
-        run_experiment(exp, tmp_path / "out", executor="local", log=None, report=False)
-    again = run_experiment(exp, tmp_path / "out", executor="local", resume=True, log=None,
-                           report=False)
+        run_experiment(exp, tmp_path / "out", executor="local", log=None)
+    again = run_experiment(exp, tmp_path / "out", executor="local", resume=True, log=None)
     assert (again.reused, again.ran) == (1, 0)
     # a changed setting is a different trial: rerun, not reused
     changed = experiment(overrides={"fit.epochs": 6})
-    third = run_experiment(changed, tmp_path / "out", executor="local", resume=True, log=None,
-                           report=False)
+    third = run_experiment(changed, tmp_path / "out", executor="local", resume=True, log=None)
     assert (third.reused, third.ran) == (0, 1)
 
 
@@ -232,107 +249,3 @@ def test_missing_data_stops_before_any_trial(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailableError, match="assign2_data1.h5 not found"):
         run_experiment(exp, tmp_path / "out", executor="local", log=None)
     assert not list((tmp_path / "out").glob("trials/*"))
-
-
-SWEEP_FILE = BASE.replace("epochs = 5", "epochs = 300") + """
-[sweep]
-"model.layers.0.units" = [2, 3, 4, 5, 6, 7]
-"""
-
-
-def test_resume_after_killing_a_run_midway(tmp_path):
-    """Kill the command after two trials; --resume finishes the rest without redoing any."""
-    file = tmp_path / "sweep.toml"
-    file.write_text(SWEEP_FILE)
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "neuralab", "run", str(file), "-o", str(out), "--executor",
-           "local", "--quiet", "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while len(list(out.glob("trials/*/result.json"))) < 2 and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("trials/*/result.json")}
-    assert 2 <= len(before) < 6, "the run should have been killed midway"
-    done = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"{6 - len(before)} trial(s) run, {len(before)} reused, 0 failed" in done.stdout
-    index = json.loads((out / "index.json").read_text())["trials"]
-    ids = [r["id"] for r in index]
-    assert len(ids) == 6 == len(set(ids))  # none lost, none twice
-    assert all(r["status"] == "ok" for r in index)
-    after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("trials/*/result.json")}
-    assert all(after[k] == v for k, v in before.items())  # finished trials were not rerun
-    for path in out.rglob("*"):  # every stored JSON file is whole (atomic writes)
-        if path.suffix == ".json":
-            json.loads(path.read_text())
-
-
-def test_ctrl_c_stops_the_pool_cleanly_and_resume_completes(tmp_path):
-    file = tmp_path / "sweep.toml"
-    file.write_text(SWEEP_FILE)
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "neuralab", "run", str(file), "-o", str(out), "--executor",
-           "process", "--workers", "2", "--quiet", "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.time() + 60
-    while not list(out.glob("trials/*/result.json")) and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "--resume" in stderr and "Traceback" not in stderr
-    finished = len(list(out.glob("trials/*/result.json")))
-    assert 1 <= finished < 6
-    done = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"{finished} reused" in done.stdout
-    ids = [r["id"] for r in json.loads((out / "index.json").read_text())["trials"]]
-    assert len(ids) == 6 == len(set(ids))
-
-
-def _histories(folder: Path) -> dict:
-    return {p.parent.name: json.loads(p.read_text()) for p in folder.glob("trials/*/history.json")}
-
-
-def test_ray_gives_the_same_results_as_the_process_pool(tmp_path):
-    pytest.importorskip("ray", reason="the Ray executor needs pip install 'neuralab[ray]'")
-    exp = experiment('\n[sweep]\n"model.layers.0.units" = [3, 5]\n[trials]\ncount = 2\n')
-    pool = run_experiment(exp, tmp_path / "pool", executor="process", workers=2, log=None,
-                          report=False)
-    ray = run_experiment(exp, tmp_path / "ray", executor="ray", workers=2, log=None, report=False)
-    assert pool.ran == ray.ran == 4 and pool.failed == ray.failed == 0
-    a, b = _histories(tmp_path / "pool"), _histories(tmp_path / "ray")
-    assert a.keys() == b.keys() and len(a) == 4
-    assert a == b  # bit for bit
-    local = run_experiment(exp, tmp_path / "local", executor="local", log=None, report=False)
-    assert local.ran == 4 and _histories(tmp_path / "local") == a
-
-
-def test_process_pool_charges_a_dead_worker_to_its_trial_only(tmp_path):
-    """A trial that kills its worker process fails alone; a fresh worker runs the others."""
-    exp = experiment("""
-[[variants]]
-name = "a"
-
-[[variants]]
-name = "crash"
-"model.layers" = [{type = "tests.experiment_helpers:CrashOnBuild"}, {type = "Dense", units = 1}]
-
-[[variants]]
-name = "b"
-"fit.epochs" = 3
-
-[[variants]]
-name = "c"
-"fit.epochs" = 4
-""")
-    summary = run_experiment(exp, tmp_path / "out", executor="process", workers=2, log=None,
-                             report=False)
-    records = {r["point"]: r for r in json.loads((tmp_path / "out/index.json").read_text())["trials"]}
-    assert summary.ran == 4 and summary.failed == 1
-    assert records["crash"]["status"] == "failed"
-    assert "worker process running this trial died (exit code 3)" in records["crash"]["error"]
-    assert [records[p]["status"] for p in "abc"] == ["ok", "ok", "ok"]

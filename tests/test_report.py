@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from neuralab.experiments import parse_experiment, run_experiment
+from neuralab.report import write_report
 
 pytest.importorskip("matplotlib", reason="reports with figures need neuralab[plots]")
 
@@ -61,7 +62,7 @@ def report(tmp_path_factory):
     summary = run_experiment(parse_experiment(HOSTILE, source="hostile.toml"), out,
                              executor="local", log=None)
     assert summary.failed == 0
-    return summary.report
+    return write_report(summary.output)
 
 
 def test_every_string_from_the_config_is_escaped(report):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from .errors import UsageError
 
@@ -47,34 +46,44 @@ def _print_outcome(summary, experiment) -> int:
             f", {head['seed_note']})" if head["seed_note"] else ")") if head["seed_value"] else ""
         print(f"{head['metric']} = {format_mean_std(head['mean'], head['std'], head['n'])} at "
               f"{head['point']}{seed}")
-    if summary.report:
-        print(f"report: {summary.report}")
     return 1 if summary.failed else 0
 
 
-def _execute(args, experiment, default_output: str) -> int:
-    from neuralab.experiments import ResultsExistError, run_experiment
-    output = args.output or default_output
+def _execute(args, experiment, default_name: str) -> int:
+    """Run into ``-o`` (default ``results/<default_name as a safe folder name>``), then
+    write the report unless ``--no-report``."""
+    from neuralab.experiments import run_experiment
+    from neuralab.experiments.store import results_folder
+    output = args.output or str(results_folder(default_name))
     print(f"{experiment.name}: results in {output}")
-    try:
-        summary = run_experiment(experiment, output, executor=args.executor, workers=args.workers,
-                                 address=args.address, resume=args.resume,
-                                 overwrite=args.overwrite, report=not args.no_report,
-                                 log=None if args.quiet else print)
-    except ResultsExistError as error:
-        raise UsageError(str(error)) from None
-    return _print_outcome(summary, experiment)
+    summary = run_experiment(experiment, output, executor=args.executor, workers=args.workers,
+                             address=args.address, resume=args.resume, overwrite=args.overwrite,
+                             log=None if args.quiet else print)
+    code = _print_outcome(summary, experiment)
+    if not args.no_report and not summary.interrupted:
+        code = max(code, _write_report(output, figures=True))
+    return code
+
+
+def _write_report(folder, figures: bool) -> int:
+    """Write the report; each damaged file is named on stderr, and makes the exit code 1."""
+    from neuralab.experiments.aggregate import summarize
+    from neuralab.report import write_report
+    print(f"report: {write_report(folder, figures=figures)}")
+    damaged = summarize(folder).damaged
+    for message in damaged:
+        print(f"neuralab: error: {message}", file=sys.stderr)
+    return 1 if damaged else 0
 
 
 def _run(args) -> int:
     experiment = _load(args)
-    return _execute(args, experiment, str(Path("results") / experiment.name))
+    return _execute(args, experiment, experiment.name)
 
 
 def _lab_run(args) -> int:
     experiment = _load(args, lab=args.name)
-    suffix = "-quick" if args.quick else ""
-    return _execute(args, experiment, str(Path("results") / f"{args.name}{suffix}"))
+    return _execute(args, experiment, f"{args.name}-quick" if args.quick else args.name)
 
 
 def _lab_list(args) -> int:
@@ -98,12 +107,7 @@ def _lab_show(args) -> int:
 
 
 def _report(args) -> int:
-    from neuralab.report import write_report
-    if not (Path(args.folder) / "experiment.json").is_file():
-        raise UsageError(f"{args.folder} is not a results folder (no experiment.json); run an "
-                         "experiment first: neuralab run FILE.toml")
-    print(f"report: {write_report(args.folder, figures=not args.no_figures)}")
-    return 0
+    return _write_report(args.folder, figures=not args.no_figures)
 
 
 def _distinct_models(experiment):

@@ -48,6 +48,11 @@ class Summary:
         return out
 
     @property
+    def damaged(self) -> list[str]:
+        """One message per damaged file (naming it) found while reading the results."""
+        return [r["error"] for r in self.records if r.get("status") == "damaged"]
+
+    @property
     def watched(self) -> str:
         """What the val_* metrics were measured on: "validation" or "test" (the seeds watch
         the test set during training)."""
@@ -103,9 +108,11 @@ class Summary:
 
 
 def summarize(root) -> Summary:
+    """Group the trials of the results folder ``root`` by point; each trial's record is
+    read from its own ``result.json`` (a damaged one becomes status ``damaged``)."""
     store = ResultsStore(root)
     meta = store.load_experiment()
-    records = store.load_index()
+    records = store.load_records()
     points = [PointSummary(p["index"], p["name"]) for p in meta["points"]]
     by_index = {p.index: p for p in points}
     for record in records:
@@ -116,6 +123,8 @@ def summarize(root) -> Summary:
 
 
 def histories(store: ResultsStore, point: PointSummary) -> list[dict]:
+    """The stored histories of ``point``'s finished trials (a damaged one raises
+    :class:`~.store.DamagedResultError` naming its file)."""
     out = []
     for record in point.finished:
         history = store.load_json(record["id"], "history.json")

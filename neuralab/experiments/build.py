@@ -53,10 +53,15 @@ def import_class(path: str, base: type, kind: str):
     """``"package.module:ClassName"``: a user's own layer or callback class."""
     import importlib
     module_name, _, name = path.partition(":")
+    failed = f"{kind} {path!r} could not be imported"
     try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"cannot import {kind} {path!r}: {error}") from None
+        module = importlib.import_module(module_name)
+    except Exception as error:  # noqa: BLE001 - the user's module failed while importing
+        raise ValueError(f"{failed}: {type(error).__name__}: {error}") from None
+    try:
+        cls = getattr(module, name)
+    except AttributeError:
+        raise ValueError(f"{failed}: module {module_name!r} has no {name!r}") from None
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ValueError(f"{path!r} is not a {base.__name__} subclass")
     return cls

@@ -223,12 +223,22 @@ def load_nextword(seed: int, path=None, text=None, vocab_size: int = 250,
 def load_npz(seed: int, path=None) -> LabData:
     if not path:
         raise ValueError("the npz loader needs path = \"file.npz\"")
+    import zipfile
+
+    from ..errors import InputError
     file = _local(path, "", "npz file", "check data.path")
-    with np.load(file, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    expected = "a .npz of numeric arrays written by numpy.savez (x_train, y_train, ...)"
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise InputError(f"not a readable .npz archive ({error})", file, expected) from None
+    except ValueError as error:  # object arrays need pickle, which is never allowed here
+        raise InputError(f"cannot load its arrays ({error})", file, expected) from None
     missing = {"x_train", "y_train"} - set(arrays)
     if missing:
-        raise ValueError(f"{file}: missing arrays {sorted(missing)}; has {sorted(arrays)}")
+        raise InputError(f"missing arrays {sorted(missing)}; has {sorted(arrays)}", file,
+                         "x_train and y_train at least")
     y = arrays["y_train"]
     classes = None
     if np.issubdtype(y.dtype, np.integer):

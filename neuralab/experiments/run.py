@@ -1,5 +1,8 @@
-"""Running a whole experiment: expand trials, skip finished ones, run the rest, keep the
-index current after every trial, then write the report."""
+"""Running a whole experiment: lock its results folder, expand trials, skip finished ones,
+run the rest, and keep the index current after every trial.
+
+The report is not written here (it reads what this writes): ``neuralab run`` composes the
+two, and from Python ``write_report(summary.output)`` follows ``run_experiment``."""
 
 from __future__ import annotations
 
@@ -23,11 +26,11 @@ class RunSummary:
     failed: int
     diverged: int
     seconds: float
-    report: Path | None = None
     interrupted: bool = False
 
 
 def _line(record: dict, done: int, total: int) -> str:
+    """``[3/6] units=4 seed 1: test_accuracy 0.91 (2.3 s)`` for a finished trial."""
     metrics = record.get("metrics", {})
     shown = [k for k in metrics if k.startswith("test_") and k != "test_loss"][:1] or \
         [k for k in metrics if k.startswith("best_val_")][:1] or \
@@ -70,55 +73,54 @@ def check_data(trials, keep: bool) -> None:
 
 def run_experiment(experiment, output, executor: str = "process", workers: int | None = None,
                    address: str | None = None, resume: bool = False, overwrite: bool = False,
-                   report: bool = True, log=print) -> RunSummary:
+                   log=print) -> RunSummary:
     """Run every trial of ``experiment`` into the folder ``output``; see the package doc.
 
-    ``log`` receives one line per finished trial (``None`` for silence). Ctrl-C stops
-    cleanly: finished trials stay on disk and ``resume=True`` continues from there.
+    The folder is locked for the whole run: a second run into it raises
+    :class:`~.store.ResultsLockedError`. ``log`` receives one line per finished trial
+    (``None`` for silence). Ctrl-C stops cleanly: finished trials stay on disk and
+    ``resume=True`` continues from there.
     """
     start = time.perf_counter()
     trials = expand_trials(experiment)
     store = ResultsStore(output)
-    store.prepare(experiment, trials, resume=resume, overwrite=overwrite)
-    records: dict[str, dict] = {}
-    todo = []
-    for trial in trials:
-        record = store.finished(trial)
-        if record is not None:
-            records[trial.id] = record
-        else:
-            todo.append(trial)
-    reused = len(records)
     log = log or (lambda _: None)
-    if executor == "process" and len(todo) <= 1:
-        executor = "local"  # a pool for one trial only costs its start-up
-    if todo:
-        check_data(todo, keep=executor == "local")
-    if reused:
-        log(f"{reused} of {len(trials)} trials already finished in {output}; running the other "
-            f"{len(todo)}")
+    with store.lock():
+        store.prepare(experiment, trials, resume=resume, overwrite=overwrite)
+        records = {t.id: r for t in trials if (r := store.finished(t)) is not None}
+        todo = [t for t in trials if t.id not in records]
+        reused = len(records)
+        if executor == "process" and len(todo) <= 1:
+            executor = "local"  # a pool for one trial only costs its start-up
+        if todo:
+            check_data(todo, keep=executor == "local")
+        if reused:
+            log(f"{reused} of {len(trials)} trials already finished in {output}; running the "
+                f"other {len(todo)}")
+        interrupted = _run_all(todo, trials, records, store, log, executor, workers, address)
+    fresh = [records[t.id] for t in todo if t.id in records]
+    return RunSummary(Path(output), len(trials), reused, len(fresh),
+                      sum(r["status"] == "failed" for r in fresh),
+                      sum(r["status"] == "diverged" for r in fresh),
+                      time.perf_counter() - start, interrupted=interrupted)
+
+
+def _run_all(todo, trials, records: dict, store, log, executor, workers, address) -> bool:
+    """Run ``todo``, saving each result and the index as it comes; True if interrupted."""
     bar = _progress(len(todo))
     interrupted = False
     try:
         for result in execute(todo, executor, workers, address):
-            records[result["id"]] = store.save_trial(result)
+            records[result.id] = store.save_trial(result)
             store.write_index([records[t.id] for t in trials if t.id in records])
             bar.update(1)
-            log(_line(records[result["id"]], len(records), len(trials)))
+            log(_line(records[result.id], len(records), len(trials)))
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
     store.write_index([records[t.id] for t in trials if t.id in records])
-    fresh = [records[t.id] for t in todo if t.id in records]
-    summary = RunSummary(Path(output), len(trials), reused, len(fresh),
-                         sum(r["status"] == "failed" for r in fresh),
-                         sum(r["status"] == "diverged" for r in fresh),
-                         time.perf_counter() - start, interrupted=interrupted)
-    if report and not interrupted:
-        from ..report import write_report
-        summary.report = write_report(output)
-    return summary
+    return interrupted
 
 
 def _progress(total: int):

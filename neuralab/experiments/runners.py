@@ -1,13 +1,15 @@
 """Where trials run: this process, a local process pool, or a Ray cluster.
 
-Every executor takes trials and yields their results (dicts from
+Every executor takes trials and yields their results
+(:class:`~neuralab.experiments.result.TrialResult` from
 :func:`~neuralab.experiments.trial.run_trial`) as they finish:
 
 - ``local``: one after the other in this process (easiest to debug);
 - ``process`` (default): ``workers`` processes (default: the number of cores), started
   with ``spawn``, each running one trial at a time; BLAS threads are split between them.
   A worker that dies (out of memory, a crash in native code) fails its own trial only, and
-  a fresh worker takes the next one.
+  a fresh worker takes the next one. A worker whose driver dies (killed, even with
+  SIGKILL) exits at once instead of finishing work nobody will collect.
 - ``ray``: Ray tasks (``pip install 'neuralab[ray]'``); ``address`` joins an existing
   cluster (``"auto"`` or ``"ray://host:10001"``), otherwise a local Ray is started with
   ``workers`` CPUs and stopped at the end. Results come back to the driver as values, so
@@ -19,13 +21,16 @@ seed, and workers use a fixed number of BLAS threads.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import threading
 import traceback
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 
-from .trial import failed_result, limit_threads, run_trial
+from .result import TrialResult
+from .trial import limit_threads, run_trial
 
 EXECUTORS = ("local", "process", "ray")
 
@@ -40,16 +45,41 @@ def run_local(trials, threads: int | None = None):
         yield run_trial(trial, threads)
 
 
+def _exit_with_parent() -> None:
+    """Exit this process as soon as the process that started it is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch():
+        wait([parent.sentinel])  # ready when the parent's end closes: it exited or was killed
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def serve(conn, threads: int | None = None) -> None:
+    """Run the trials sent on ``conn``, one at a time, until None or until the driver's
+    end closes (its results would have nowhere to go)."""
+    try:
+        while True:
+            trial = conn.recv()
+            if trial is None:
+                break
+            conn.send(run_trial(trial, threads))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the driver is gone
+    finally:
+        conn.close()
+
+
 def _worker(conn, threads: int) -> None:
-    """A pool process: run the trials it is sent, one at a time, until it gets None."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops us
+    """A pool process: :func:`serve`, ignoring Ctrl-C (the driver's: it stops us) and
+    exiting with the driver."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     limit_threads(threads)
-    while True:
-        trial = conn.recv()
-        if trial is None:
-            break
-        conn.send(run_trial(trial, threads))
-    conn.close()
+    serve(conn, threads)
 
 
 def run_process_pool(trials, workers: int | None = None):
@@ -81,7 +111,10 @@ def run_process_pool(trials, workers: int | None = None):
                 conn.close()
                 start(trial)
         else:
-            conn.send(None)
+            try:
+                conn.send(None)
+            except OSError:  # it exited already
+                pass
             conn.close()
             process.join(timeout=10)
 
@@ -111,7 +144,7 @@ def run_process_pool(trials, workers: int | None = None):
                 busy.pop(conn)
                 conn.close()
                 finished += 1
-                yield failed_result(trial, _died(process.exitcode, finished == 1))
+                yield TrialResult.failed(trial, _died(process.exitcode, finished == 1))
                 if pending:
                     start(pending.pop(0))
     finally:
@@ -158,8 +191,8 @@ def run_ray(trials, workers: int | None = None, address: str | None = None):
             try:
                 yield ray.get(done[0])
             except Exception as error:  # noqa: BLE001 - a lost worker fails its trial only
-                yield failed_result(trial, f"Ray task failed: {type(error).__name__}: {error}\n"
-                                      + traceback.format_exc())
+                yield TrialResult.failed(trial, f"Ray task failed: {type(error).__name__}: "
+                                         f"{error}\n" + traceback.format_exc())
     finally:
         if started:
             ray.shutdown()

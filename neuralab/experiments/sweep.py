@@ -1,8 +1,11 @@
-"""From an :class:`Experiment` to the list of trials to run: sweep points x seeds.
+"""From the experiment's base configuration to its points and trials.
 
 A *point* is one setting of the swept fields (its name reads like ``learning_rate=0.01``);
-a *trial* is one point trained with one seed. Each trial carries its fully resolved
-configuration and a key (a hash of it): results on disk are reused only for an equal key.
+a *trial* is one point trained with one seed. Each point is resolved and validated once,
+here, when the experiment is loaded: its configuration goes through the same checks as the
+base, so a swept path that names no field, or a value a field does not take, fails with
+the point and the key. Each trial carries its resolved configuration and a key (a hash of
+it): results on disk are reused only for an equal key.
 """
 
 from __future__ import annotations
@@ -11,17 +14,21 @@ import copy
 import hashlib
 import itertools
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .spec import ExperimentError, apply_overrides, split_path
+from .config import ExperimentError, apply_overrides, check_builds, check_tables, split_path
+from .store import slug
 
 
 @dataclass(frozen=True)
 class Point:
+    """One sweep point: ``overrides`` ((path, value), ...) applied to the base give
+    ``config``, its validated tables."""
+
     index: int
     name: str
-    overrides: tuple  # ((path, value), ...), in the order they apply
+    overrides: tuple
+    config: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -48,22 +55,20 @@ def _show(value) -> str:
     return str(value)
 
 
-def _axes(experiment) -> list[list[tuple[str, tuple]]]:
-    """Each grid axis as a list of choices; a choice is ((path, value), ...) plus a label."""
-    source = experiment.source
-    all_paths = [p.strip() for key in experiment.sweep for p in key.split(",")]
+def _axes(sweep: dict, source: str) -> list[list[tuple[str, tuple]]]:
+    """Each grid axis as a list of choices; a choice is a label and ((path, value), ...)."""
+    all_paths = [p.strip() for key in sweep for p in key.split(",")]
     axes = []
-    for key, values in experiment.sweep.items():
+    for key, values in sweep.items():
         paths = [p.strip() for p in key.split(",")]
         if not isinstance(values, list) or not values:
-            raise ExperimentError(f"{source}: sweep.{key!r}: expected a non-empty list of values")
+            raise ExperimentError(f"sweep.{key!r}: expected a non-empty list of values", source)
         choices = []
         for value in values:
             if len(paths) > 1:
                 if not isinstance(value, list) or len(value) != len(paths):
-                    raise ExperimentError(
-                        f"{source}: sweep.{key!r}: each value must be a list of {len(paths)} "
-                        f"(one per path), got {value!r}")
+                    raise ExperimentError(f"sweep.{key!r}: each value must be a list of "
+                                          f"{len(paths)} (one per path), got {value!r}", source)
                 pairs = tuple(zip(paths, value))
             else:
                 pairs = ((paths[0], value),)
@@ -73,32 +78,62 @@ def _axes(experiment) -> list[list[tuple[str, tuple]]]:
     return axes
 
 
-def expand_points(experiment) -> list[Point]:
-    """Variants x grid, in file order (the first axis varies slowest)."""
-    variants = experiment.variants or [{}]
-    grid = list(itertools.product(*_axes(experiment))) if experiment.sweep else [()]
-    points = []
-    for variant in variants:
+def _named_overrides(sweep: dict, variants: list, source: str) -> list[tuple[str, tuple]]:
+    """(name, overrides) of every point: variants x grid, in file order (the first axis
+    varies slowest)."""
+    grid = list(itertools.product(*_axes(sweep, source))) if sweep else [()]
+    out = []
+    for variant in variants or [{}]:
         variant = dict(variant)
         variant_name = variant.pop("name", None)
-        if variant and experiment.variants and variant_name is None:
-            raise ExperimentError(f"{experiment.source}: variants: every [[variants]] table "
-                                  "needs a name = \"...\"")
+        if variants and variant_name is None:
+            raise ExperimentError("variants: every [[variants]] table needs a name = \"...\"",
+                                  source)
         for combo in grid:
             labels = ([str(variant_name)] if variant_name is not None else []) + \
                 [label for label, _ in combo]
             overrides = tuple(variant.items()) + tuple(pair for _, pairs in combo for pair in pairs)
-            points.append(Point(len(points), ", ".join(labels) or "default", overrides))
-    names = [p.name for p in points]
+            out.append((", ".join(labels) or "default", overrides))
+    names = [name for name, _ in out]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ExperimentError(f"{experiment.source}: sweep points repeat: {duplicates}")
+        raise ExperimentError(f"sweep points repeat: {duplicates}", source)
+    return out
+
+
+def resolve_points(base: dict, sweep: dict, variants: list, source: str) -> list[Point]:
+    """Every point with its configuration, each checked like the base: tables and keys,
+    then a build of its model, optimizer, loss and callbacks (once per distinct setting)."""
+    points: list[Point] = []
+    built: set[str] = set()
+    seen: dict[str, str] = {}
+    for index, (name, overrides) in enumerate(_named_overrides(sweep, variants, source)):
+        where = source if name == "default" else f"{source}: sweep point {name!r}"
+        config = apply_overrides(base, dict(overrides), source, f"sweep point {name!r}, key")
+        check_tables(config, where)
+        build_key = json.dumps([config["model"], config["compile"], config["fit"]["callbacks"]],
+                               sort_keys=True, default=str)
+        if build_key not in built:
+            check_builds(config, where)
+            built.add(build_key)
+        key = config_key(config)
+        if key in seen:
+            raise ExperimentError(
+                f"the same settings as sweep point {seen[key]!r} (expected every point to "
+                "change something: check the swept paths and values)", where)
+        seen[key] = name
+        points.append(Point(index, name, overrides, config))
     return points
 
 
+def expand_points(experiment) -> list[Point]:
+    """The experiment's points, resolved when it was loaded."""
+    return list(experiment.points)
+
+
 def point_config(experiment, point: Point) -> dict:
-    return apply_overrides(experiment.base, dict(point.overrides), experiment.source,
-                           f"sweep point {point.name!r}, key")
+    """A copy of ``point``'s resolved configuration."""
+    return copy.deepcopy(point.config)
 
 
 def config_key(config: dict) -> str:
@@ -106,31 +141,13 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _slug(text: str, limit: int = 48) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text).strip("_")
-    return slug[:limit] or "point"
-
-
 def expand_trials(experiment) -> list[Trial]:
     """Every (point, seed) pair with its resolved config (``config["seed"]`` set)."""
     trials = []
-    for point in expand_points(experiment):
-        base = point_config(experiment, point)
+    for point in experiment.points:
         for seed in experiment.seeds:
-            config = copy.deepcopy(base)
+            config = copy.deepcopy(point.config)
             config["seed"] = seed
-            trial_id = f"p{point.index:02d}-{_slug(point.name)}-s{seed}"
+            trial_id = f"p{point.index:02d}-{slug(point.name, fallback='point')}-s{seed}"
             trials.append(Trial(trial_id, point, seed, config, config_key(config)))
     return trials
-
-
-def check_sweep(experiment) -> None:
-    """Resolve every point and check that its model, compile and fit settings build."""
-    from .build import check_config
-    for point in expand_points(experiment):
-        config = point_config(experiment, point)
-        try:
-            check_config(config)
-        except (ValueError, TypeError, KeyError) as error:
-            where = "" if point.name == "default" else f" (sweep point {point.name!r})"
-            raise ExperimentError(f"{experiment.source}{where}: {error}") from None

@@ -1,16 +1,13 @@
 """One trial: load the data, build and train the model, evaluate it, run its analyses.
 
 :func:`run_trial` runs anywhere (this process, a pool worker, a Ray worker) and returns
-everything as a plain dict -- metrics and the files to store as bytes -- so the driver
-alone writes the results folder. It never raises: an exception becomes a ``failed``
-result with its traceback, and the sweep goes on.
+everything as a :class:`~.result.TrialResult` of plain values, so the driver alone
+writes the results folder (and names its files). It never raises: an exception becomes a
+``failed`` result with its traceback, and the sweep goes on.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import tempfile
@@ -20,6 +17,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .result import TrialResult
 
 
 def limit_threads(threads: int | None) -> None:
@@ -38,16 +37,6 @@ def limit_threads(threads: int | None) -> None:
 def _finite(value):
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _history_csv(history: dict) -> str:
-    keys = list(history)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["epoch"] + keys)
-    for i in range(max((len(v) for v in history.values()), default=0)):
-        writer.writerow([i + 1] + [history[k][i] if i < len(history[k]) else "" for k in keys])
-    return out.getvalue()
 
 
 def _validation(data, choice: str):
@@ -95,85 +84,80 @@ def _final_metrics(model, history, data, watched) -> dict:
     return metrics
 
 
-def failed_result(trial, error: str | None = None) -> dict:
-    """The result of ``trial`` before (or without) a run: ``failed`` with ``error``."""
-    files = {} if error is None else {"error.txt": error.encode()}
-    return {"id": trial.id, "key": trial.key, "point": trial.point.name,
-            "point_index": trial.point.index, "seed": trial.seed, "status": "failed",
-            "metrics": {}, "problems": [], "files": files, "error": error, "wall_s": 0.0}
-
-
-def run_trial(trial, threads: int | None = None) -> dict:
+def run_trial(trial, threads: int | None = None) -> TrialResult:
     """Train ``trial`` (a :class:`~neuralab.experiments.sweep.Trial`); see the module doc."""
     limit_threads(threads)
     start = time.perf_counter()
-    result = failed_result(trial)  # until it succeeds
-    files = result["files"]
-    files["config.json"] = json.dumps(trial.config, indent=1, default=str).encode()
+    result = TrialResult.failed(trial)  # until it succeeds
     try:
-        from .. import backend
-        from ..callbacks import GradientNorm
-        from ..models.saving import model_to_bytes
-        from .analyses import run_analyses
-        from .build import build_callbacks, build_model
-        from .data import load_data
-
-        config = trial.config
-        backend.clear_session()
-        data = load_data(config["data"], trial.seed)
-        backend.set_seed(trial.seed)
-        model = build_model(config, data.input_shape)
-        fit = config["fit"]
-        callbacks = build_callbacks(fit.get("callbacks", []))
-        recorder = None
-        every = config.get("analysis", {}).get("gradient_norm_every")
-        if every:
-            recorder = GradientNorm(every=every)
-            callbacks.append(recorder)
-        watched = _validation(data, fit.get("validation", "auto"))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            history = model.fit(data.x_train, data.y_train, epochs=fit["epochs"],
-                                batch_size=fit["batch_size"], shuffle=fit.get("shuffle", True),
-                                validation_data=watched[:2] if watched else None,
-                                validation_batch_size=fit.get("validation_batch_size"),
-                                callbacks=callbacks, verbose=0)
-        result["problems"] += sorted({str(w.message) for w in caught
-                                      if not issubclass(w.category, DeprecationWarning)})
-        result["metrics"] = _final_metrics(model, history, data, watched[2] if watched else None)
-        files["history.json"] = json.dumps(history.history).encode()
-        files["history.csv"] = _history_csv(history.history).encode()
-        files["model.nlab"] = model_to_bytes(model)
-        lines: list[str] = []
-        model.summary(print_fn=lines.append)
-        files["summary.txt"] = "\n".join(lines).encode()
-        if recorder is not None and recorder.norms:
-            result["metrics"]["first_layer_grad_norm_mean"] = float(sum(recorder.norms)
-                                                                    / len(recorder.norms))
-            files["series.json"] = json.dumps({"gradient_norm": {
-                "steps": recorder.steps, "values": recorder.norms, "losses": recorder.losses,
-                "parameter": recorder.parameter_name}}).encode()
-        analyses = config.get("analysis", {}).get("per_trial", [])
-        if analyses:
-            from ..plots import pyplot
-            try:
-                pyplot(agg=True)
-            except ImportError:
-                pass
-            with tempfile.TemporaryDirectory() as tmp:
-                written, problems = run_analyses(analyses, model, data, Path(tmp),
-                                                 f"{trial.point.name}, seed {trial.seed}")
-                for name in written:
-                    files[f"artifacts/{name}"] = (Path(tmp) / name).read_bytes()
-                result["problems"] += problems
-        diverged = getattr(history, "diverged", None)
-        if diverged:
-            result["status"] = "diverged"
-            result["error"] = diverged["message"]
-        else:
-            result["status"] = "ok"
+        _train(trial, result)
     except Exception:  # noqa: BLE001 - recorded with its traceback; the sweep continues
-        result["error"] = traceback.format_exc()
-        files["error.txt"] = result["error"].encode()
-    result["wall_s"] = round(time.perf_counter() - start, 3)
+        result.status = "failed"
+        result.error = traceback.format_exc()
+    result.wall_s = round(time.perf_counter() - start, 3)
     return result
+
+
+def _train(trial, result: TrialResult) -> None:
+    """Fill ``result`` in: metrics, history, model, summary, series, artifacts, status."""
+    from .. import backend
+    from ..callbacks import GradientNorm
+    from ..models.saving import model_to_bytes
+    from .build import build_callbacks, build_model
+    from .data import load_data
+
+    config = trial.config
+    backend.clear_session()
+    data = load_data(config["data"], trial.seed)
+    backend.set_seed(trial.seed)
+    model = build_model(config, data.input_shape)
+    fit = config["fit"]
+    callbacks = build_callbacks(fit.get("callbacks", []))
+    recorder = None
+    every = config.get("analysis", {}).get("gradient_norm_every")
+    if every:
+        recorder = GradientNorm(every=every)
+        callbacks.append(recorder)
+    watched = _validation(data, fit.get("validation", "auto"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(data.x_train, data.y_train, epochs=fit["epochs"],
+                            batch_size=fit["batch_size"], shuffle=fit.get("shuffle", True),
+                            validation_data=watched[:2] if watched else None,
+                            validation_batch_size=fit.get("validation_batch_size"),
+                            callbacks=callbacks, verbose=0)
+    result.problems += sorted({str(w.message) for w in caught
+                               if not issubclass(w.category, DeprecationWarning)})
+    result.metrics = _final_metrics(model, history, data, watched[2] if watched else None)
+    result.history = history.history
+    result.model = model_to_bytes(model)
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+    result.summary = "\n".join(lines)
+    if recorder is not None and recorder.norms:
+        result.metrics["first_layer_grad_norm_mean"] = float(sum(recorder.norms)
+                                                             / len(recorder.norms))
+        result.series = {"gradient_norm": {
+            "steps": recorder.steps, "values": recorder.norms, "losses": recorder.losses,
+            "parameter": recorder.parameter_name}}
+    _analyse(trial, config, model, data, result)
+    diverged = getattr(history, "diverged", None)
+    result.status = "diverged" if diverged else "ok"
+    result.error = diverged["message"] if diverged else None
+
+
+def _analyse(trial, config: dict, model, data, result: TrialResult) -> None:
+    analyses = config.get("analysis", {}).get("per_trial", [])
+    if not analyses:
+        return
+    from ..plots import pyplot
+    from .analyses import run_analyses
+    try:
+        pyplot(agg=True)
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        written, problems = run_analyses(analyses, model, data, Path(tmp),
+                                         f"{trial.point.name}, seed {trial.seed}")
+        result.artifacts = {name: (Path(tmp) / name).read_bytes() for name in written}
+        result.problems += problems
