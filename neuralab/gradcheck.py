@@ -138,8 +138,9 @@ def check_model(model, x, y, training: bool = True, h: float = 1e-5,
     """
     from .training import prepare_inputs, prepare_targets
 
-    x = prepare_inputs(model, x)
-    y_checked = prepare_targets(model, y, len(x))
+    xs = prepare_inputs(model, x)
+    ys = prepare_targets(model, y, len(xs[0]))
+    model.prepare_training()
     _require_float64([p.data for p in model.trainable_weights])
     noise = _FrozenNoise(model)
     moving = [p for p in model.parameters() if not p.trainable]
@@ -149,7 +150,7 @@ def check_model(model, x, y, training: bool = True, h: float = 1e-5,
         noise.reset()
         for p, value in zip(moving, saved):  # BatchNorm moving stats must not drift
             p.data[...] = value
-        return model.forward_backward(x, y_checked, training=training)
+        return model.forward_backward(xs, ys, training=training)
 
     noise.reset()
     loss()

@@ -25,6 +25,8 @@ lecun_uniform / lecun_normal  as Glorot with scale 1 / fan_in
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -221,6 +223,26 @@ _REGISTRY = Registry("initializer", Initializer, {
             "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal", "zero": "zeros",
             "normal": "random_normal", "uniform": "random_uniform"},
     wrap_function=_Callable)
+
+
+_local = threading.local()
+
+
+@contextmanager
+def deferred():
+    """Inside the block, new weights are allocated but not initialized (``np.empty``):
+    a model being loaded gets its stored values copied in, and a file that declares huge
+    layers costs no memory before its stored shapes are compared (untouched pages)."""
+    previous = getattr(_local, "deferred", False)
+    _local.deferred = True
+    try:
+        yield
+    finally:
+        _local.deferred = previous
+
+
+def is_deferred() -> bool:
+    return getattr(_local, "deferred", False)
 
 
 def get(identifier) -> Initializer:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, backend
+from . import activations, backend, ops
 from .functional import log_softmax, softplus
+from .tensor import Tensor, as_tensor, enable_grad, no_grad
 from .registry import Registry
 
 __all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "MulticlassHinge",
     "CategoricalHinge", "Hinge", "get", "serialize", "deserialize",
 ]
@@ -36,32 +37,70 @@ def _as_float(a, like: np.ndarray) -> np.ndarray:
 
 
 class Loss:
-    """Base class. Subclasses implement ``call`` (per-sample losses) and ``gradient``."""
+    """Base class (Keras ``keras.losses.Loss``).
+
+    Two ways to write a loss:
+
+    * the Keras way: ``call(y_true, y_pred)`` with :mod:`neuralab.ops` returns the
+      per-sample losses (any shape: the loss is their mean); the gradient comes from the
+      ops it used;
+    * the fast way (the built-ins): ``call`` on arrays and a hand-written
+      ``gradient(y_true, y_pred) = dL/dy_pred`` of the batch mean.
+    """
 
     name = "loss"
     #: the output activation this loss fuses with (``"softmax"``/``"sigmoid"``), if any
     fused_activation: str | None = None
 
-    def __init__(self, from_logits: bool = False, name: str | None = None):
+    def __init__(self, from_logits: bool = False, name: str | None = None, reduction=None,
+                 dtype=None):
         self.from_logits = bool(from_logits)
+        if reduction not in (None, "sum_over_batch_size", "mean", "auto"):
+            raise ValueError(f"{type(self).__name__}: reduction {reduction!r} is not supported; "
+                             "the loss is the mean over the batch ('sum_over_batch_size')")
         if name is not None:
             self.name = name
+        elif type(self).name == "loss" and type(self) is not Loss:
+            self.name = _snake_case(type(self).__name__)
 
     def __call__(self, y_true, y_pred) -> float:
         y_pred = np.asarray(y_pred, dtype=float) if not isinstance(y_pred, np.ndarray) else y_pred
         y_true = self.check_targets(y_true, y_pred)
-        return float(self.call(y_true, y_pred).mean())
+        return self.value(y_true, y_pred)
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """Per-sample losses, shape (N,)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")
+
+    @property
+    def has_own_gradient(self) -> bool:
+        return type(self).gradient is not Loss.gradient
+
+    def value(self, y_true, y_pred) -> float:
+        """The batch loss: the mean of ``call``."""
+        if self.has_own_gradient:
+            return float(self.call(y_true, y_pred).mean())
+        with no_grad():
+            return float(np.mean(np.asarray(self.call(Tensor(y_true), Tensor(y_pred)))))
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
-        """dL/dy_pred for the batch mean L; same shape as ``y_pred``."""
-        raise NotImplementedError
+        """dL/dy_pred for the batch mean L; same shape as ``y_pred``. By default found by
+        backpropagating through the ops ``call`` used."""
+        return self.value_and_gradient(y_true, y_pred)[1]
 
     def value_and_gradient(self, y_true, y_pred) -> tuple[float, np.ndarray]:
-        return float(self.call(y_true, y_pred).mean()), self.gradient(y_true, y_pred)
+        if self.has_own_gradient:
+            return float(self.call(y_true, y_pred).mean()), self.gradient(y_true, y_pred)
+        p = Tensor(y_pred, requires_grad=True)
+        with enable_grad():
+            per_sample = as_tensor(self.call(Tensor(y_true), p))
+            loss = ops.mean(per_sample) if per_sample.requires_grad else None
+        if loss is None:
+            raise ValueError(f"{self.name}: call(y_true, y_pred) returned a value that does not "
+                             "depend on y_pred through neuralab.ops, so it has no gradient")
+        loss.backward()
+        return float(loss.data), p.grad
+
 
     def from_logits_grad(self, y_true, z: np.ndarray, p: np.ndarray | None = None):
         """(loss, dL/dz) from logits ``z`` (``p = activation(z)`` may be passed to reuse)."""
@@ -87,6 +126,26 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class LossFunctionWrapper(Loss):
+    """A plain function ``fn(y_true, y_pred)`` (written with :mod:`neuralab.ops`) as a loss."""
+
+    def __init__(self, fn, name: str | None = None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"))
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+
+def _snake_case(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
 
 
 class MeanSquaredError(Loss):
@@ -287,6 +346,8 @@ def check_labels(y_true, y_pred: np.ndarray, who: str) -> np.ndarray:
         hint = " (these look one-hot: use 'categorical_crossentropy')" if y_true.shape == y_pred.shape else ""
         raise ValueError(f"{who}: expected integer labels of shape ({len(y_pred)},), got shape "
                          f"{y_true.shape}{hint}")
+    if y_true.dtype == bool:
+        y_true = y_true.astype(np.intp)
     if not np.issubdtype(y_true.dtype, np.integer):
         if not np.issubdtype(y_true.dtype, np.number) or not np.all(np.isfinite(y_true)) \
                 or np.any(y_true != np.round(y_true)):
@@ -384,8 +445,15 @@ _REGISTRY = Registry(
 
 def get(identifier) -> Loss:
     """Resolve a loss name (``"categorical_crossentropy"``, ``"mse"``), a class name, a
-    config dict, a Loss class or instance."""
+    config dict, a Loss class or instance, or any function ``fn(y_true, y_pred)``."""
+    if callable(identifier) and not isinstance(identifier, (Loss, type)):
+        return LossFunctionWrapper(identifier)
     return _REGISTRY.get(identifier)
+
+
+def names() -> list[str]:
+    """The loss names ``compile(loss=...)`` accepts."""
+    return list(_REGISTRY.names)
 
 
 def serialize(loss: Loss) -> dict:

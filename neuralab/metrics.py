@@ -13,9 +13,13 @@ after ``binary_crossentropy`` or for a single output unit.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
+from . import backend, initializers
 from . import losses as losses_module
+from .parameter import Parameter
 from .registry import Registry
 
 __all__ = [
@@ -26,33 +30,80 @@ __all__ = [
 
 
 class Metric:
+    """Base class (Keras ``keras.metrics.Metric``): a state updated batch by batch.
+
+    Subclasses define ``update_state(y_true, y_pred, sample_weight=None)`` and
+    ``result()``; their state lives in variables made with :meth:`add_variable` (which
+    the default ``reset_state`` sets back to their initial values) or in plain attributes
+    set by their own ``reset_state``.
+    """
+
     name = "metric"
 
-    def __init__(self, name: str | None = None):
+    def __init__(self, name: str | None = None, dtype=None):
         if name is not None:
             self.name = name
-        self.reset_state()
+        elif type(self).name == "metric":
+            self.name = "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                                for i, c in enumerate(type(self).__name__))
+        self.dtype = backend.standardize_dtype(dtype) if dtype is not None else backend.floatx()
+        self._variables: list[tuple[Parameter, np.ndarray]] = []
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name: str | None = None) -> Parameter:
+        """A state variable (a non-trainable Parameter; change it with ``.assign``)."""
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        value = initializers.get(initializer)(shape, np.dtype(dtype or self.dtype), None)
+        variable = Parameter(value, name=f"{self.name}/{name or 'variable'}", trainable=False)
+        self._variables.append((variable, value.copy()))
+        return variable
+
+    def add_weight(self, name: str | None = None, shape=(), initializer="zeros", dtype=None,
+                   aggregation="sum") -> Parameter:
+        """Keras 2 name of :meth:`add_variable`."""
+        return self.add_variable(shape, initializer, dtype, aggregation, name)
+
+    @property
+    def variables(self) -> list[Parameter]:
+        return [v for v, _ in self._variables]
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        for variable, initial in self._variables:
+            variable.assign(initial)
 
-    def update_state(self, y_true, y_pred) -> None:
-        raise NotImplementedError
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define update_state")
 
-    def result(self) -> float:
-        raise NotImplementedError
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__} must define result")
 
     def __call__(self, y_true, y_pred) -> float:
         """The metric on this batch alone (state is left untouched)."""
         saved = dict(self.__dict__)
+        values = [v.data.copy() for v in self.variables]
         self.reset_state()
         self.update_state(np.asarray(y_true), np.asarray(y_pred))
-        value = self.result()
+        result = float(self.result())
         self.__dict__.update(saved)
-        return value
+        for v, value in zip(self.variables, values):
+            v.assign(value)
+        return result
 
     def get_config(self) -> dict:
         return {"name": self.name}
+
+    def __deepcopy__(self, memo):
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        for key, value in vars(self).items():
+            setattr(clone, key, copy.deepcopy(value, memo))
+        clone._variables = [(Parameter(v.data.copy(), name=v.name, trainable=False), init)
+                            for v, init in self._variables]
+        remap = {id(v): new for (v, _), (new, _) in zip(self._variables, clone._variables)}
+        for key, value in vars(self).items():
+            if id(value) in remap:
+                setattr(clone, key, remap[id(value)])
+        return clone
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -62,6 +113,10 @@ class Mean(Metric):
     """Weighted running mean of scalar values (used for the loss)."""
 
     name = "mean"
+
+    def __init__(self, name: str | None = None, dtype=None):
+        super().__init__(name, dtype)
+        self.reset_state()
 
     def reset_state(self):
         self.total = 0.0
@@ -78,6 +133,10 @@ class Mean(Metric):
 class MeanMetric(Metric):
     """Mean over samples of ``per_sample(y_true, y_pred)``; subclasses define ``per_sample``."""
 
+    def __init__(self, name: str | None = None, dtype=None):
+        super().__init__(name, dtype)
+        self.reset_state()
+
     def reset_state(self):
         self.total = 0.0
         self.count = 0
@@ -85,7 +144,7 @@ class MeanMetric(Metric):
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         raise NotImplementedError
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         values = self.per_sample(y_true, y_pred)
         if values.dtype == bool:
             self.total += np.count_nonzero(values)
@@ -238,13 +297,27 @@ _REGISTRY = Registry(
              "top_k_accuracy": "top_k_categorical_accuracy"})
 
 
+class MeanMetricWrapper(MeanMetric):
+    """A function ``fn(y_true, y_pred)`` of per-sample values (ops or NumPy) as a metric."""
+
+    def __init__(self, fn, name: str | None = None):
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+        self.fn = fn
+
+    def per_sample(self, y_true, y_pred):
+        return np.asarray(self.fn(y_true, y_pred))
+
+
 def get(identifier, loss=None, y_true: np.ndarray | None = None,
         output_shape: tuple | None = None) -> Metric:
-    """Resolve a metric name, class name, config dict, Metric class or instance.
+    """Resolve a metric name, class name, config dict, Metric class or instance, or a
+    function ``fn(y_true, y_pred)``.
 
     ``"accuracy"``/``"acc"`` is chosen from the loss and shapes (binary, categorical or
     sparse categorical); a built-in metric made from a name is called by that name.
     """
+    if callable(identifier) and not isinstance(identifier, (Metric, type)):
+        return MeanMetricWrapper(identifier)
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             return _accuracy_for(loss, y_true, output_shape, name=identifier)

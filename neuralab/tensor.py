@@ -163,21 +163,7 @@ class Tensor:
             if gradient.shape != self.data.shape:
                 raise ValueError(f"backward() gradient has shape {gradient.shape}, expected "
                                  f"{self.data.shape}")
-        grads: dict[int, np.ndarray] = {id(self): gradient}
-        for node in reversed(topological_order(self)):
-            dout = grads.pop(id(node), None)
-            if dout is None:
-                continue
-            if node._backward is None:
-                node._accumulate(dout)
-                continue
-            node.grad = dout
-            for parent, dparent in zip(node._prev, node._backward(dout)):
-                if dparent is None or not parent.requires_grad:
-                    continue
-                dparent = unbroadcast(np.asarray(dparent), parent.data.shape)
-                key = id(parent)
-                grads[key] = dparent if key not in grads else grads[key] + dparent
+        backpropagate([self], [gradient])
 
     def _accumulate(self, dout: np.ndarray) -> None:
         """Leaves add into ``grad`` (a copy: ``dout`` may be another node's buffer)."""
@@ -238,11 +224,37 @@ class Tensor:
     __hash__ = object.__hash__  # tensors are graph nodes: identity, not value, equality
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every recorded tensor ``root`` depends on, inputs before outputs (iterative DFS)."""
+def backpropagate(roots: Sequence[Tensor], grads: Sequence[np.ndarray]) -> None:
+    """Backpropagate from several tensors at once: ``grads[i]`` is dL/d(roots[i]).
+
+    Each recorded node is visited once, after every node that uses it, with the sum of
+    the gradients flowing into it; leaves accumulate into ``.grad``.
+    """
+    pending: dict[int, np.ndarray] = {}
+    for root, gradient in zip(roots, grads):
+        key = id(root)
+        pending[key] = gradient if key not in pending else pending[key] + gradient
+    for node in reversed(topological_order(*roots)):
+        dout = pending.pop(id(node), None)
+        if dout is None:
+            continue
+        if node._backward is None:
+            node._accumulate(dout)
+            continue
+        node.grad = dout
+        for parent, dparent in zip(node._prev, node._backward(dout)):
+            if dparent is None or not parent.requires_grad:
+                continue
+            dparent = unbroadcast(np.asarray(dparent), parent.data.shape)
+            key = id(parent)
+            pending[key] = dparent if key not in pending else pending[key] + dparent
+
+
+def topological_order(*roots: Tensor) -> list[Tensor]:
+    """Every recorded tensor the ``roots`` depend on, inputs before outputs (iterative DFS)."""
     order: list[Tensor] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
     while stack:
         node, children_done = stack.pop()
         if children_done:

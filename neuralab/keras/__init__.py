@@ -10,15 +10,16 @@ object (``neuralab.keras.layers`` is ``neuralab.layers``).
 import sys
 
 from .. import (activations, backend, callbacks, initializers, layers, losses, metrics, models,
-                optimizers, regularizers, saving, utils)
+                ops, optimizers, regularizers, saving, utils)
+from ..layers import Layer
 from ..models import Input, Model, Sequential, load_model
 
 for _name, _module in {"activations": activations, "backend": backend, "callbacks": callbacks,
                        "initializers": initializers, "layers": layers, "losses": losses,
-                       "metrics": metrics, "models": models, "optimizers": optimizers,
+                       "metrics": metrics, "models": models, "ops": ops, "optimizers": optimizers,
                        "regularizers": regularizers, "saving": saving, "utils": utils}.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 
-__all__ = ["Sequential", "Model", "Input", "load_model", "activations", "backend", "callbacks",
+__all__ = ["Sequential", "Model", "Input", "Layer", "load_model", "ops", "activations", "backend", "callbacks",
            "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
            "saving", "utils"]

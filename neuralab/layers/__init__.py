@@ -1,6 +1,6 @@
 """Layers with explicit ``forward``/``backward`` (Keras names and arguments)."""
 
-from ..models.functional import Input
+from ..symbolic import Input
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .base import Layer, get_layer_class, register
 from .conv import Conv1D, Conv2D

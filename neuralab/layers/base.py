@@ -1,43 +1,88 @@
-"""The ``Layer`` base class: parameters, lazy build, config, and buffer reuse.
+"""The ``Layer`` base class: parameters, lazy build, config, graph calls, buffer reuse.
 
-A layer implements
+There are two ways to write a layer; both take part in graphs and training alike.
+
+The fast way (every built-in layer): a hand-written backward.
 
 * ``build(input_shape)`` — create parameters once the input shape is known
   (``input_shape`` includes the batch axis as ``None``: ``(None, 784)``);
-* ``forward(x, training)`` — compute ``y`` and keep what ``backward`` needs;
+* ``forward(x, training)`` — compute ``y`` on arrays and keep what ``backward`` needs in
+  the attributes named by ``_cache_attrs`` (one call's cache, see :class:`CallState`);
 * ``backward(dout)`` — add dL/dW into each parameter's ``grad`` and return dL/dx.
   It never writes into ``dout``.
+
+The Keras way: only the forward maths. Define ``call(inputs, training=None)`` with
+:mod:`neuralab.ops` (and ``build`` with ``add_weight``); the gradient comes from the
+operations it records on :class:`~neuralab.tensor.Tensor` inputs.
+
+Calling a layer dispatches on its input: symbolic tensors (``Input``) record a graph
+node; :class:`~neuralab.tensor.Tensor` inputs record one node on the tape (a built-in
+layer's node runs its own ``backward``); NumPy arrays just compute.
 
 Layers never decide training mode themselves: ``training`` is passed down by the model.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import backend, initializers, regularizers
 from ..parameter import Parameter
+from ..registry import Registry
+from ..symbolic import KerasTensor, infer_output_shapes, is_symbolic, record_layer_call
+from ..tensor import Tensor
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, unknown batch size as None
 
-_LAYER_REGISTRY: dict[str, type["Layer"]] = {}
-
-
 def register(cls: type["Layer"]) -> type["Layer"]:
-    """Make a layer class loadable by name (``load_model`` looks classes up here)."""
-    _LAYER_REGISTRY[cls.__name__] = cls
-    return cls
+    """Make a built-in layer class loadable by its class name (``@register``).
+
+    Your own layers: ``@neuralab.saving.register_keras_serializable()`` or
+    ``load_model(..., custom_objects={...})``.
+    """
+    return LAYERS.register(cls)
 
 
-def get_layer_class(name: str) -> type["Layer"]:
-    if name not in _LAYER_REGISTRY:
-        raise ValueError(f"Unknown layer class {name!r}; known: {sorted(_LAYER_REGISTRY)}")
-    return _LAYER_REGISTRY[name]
+def get_layer_class(name: str, custom_objects: dict | None = None) -> type["Layer"]:
+    """The layer class saved as ``name`` (custom objects first, then the built-ins).
+
+    Raises:
+        ValueError: unknown name, with the closest names and the ways to register a class.
+    """
+    return LAYERS.get_class(name, custom_objects)
+
+
+def serialize(layer: "Layer") -> dict:
+    """``{"class_name": ..., "config": layer.get_config()}`` (+ ``"registered_name"``)."""
+    return LAYERS.serialize(layer)
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> "Layer":
+    """A layer from :func:`serialize`'s dict, through its class's ``from_config``;
+    ``custom_objects`` stay visible to nested configs (activations, initializers, ...)."""
+    return LAYERS.deserialize(config, custom_objects)
 
 
 def format_shape(shape) -> str:
     """``(None, 120)`` -> ``"(N, 120)"`` for error messages."""
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
+
+
+class CallState:
+    """One call's share of a layer: what ``backward`` needs from that call's ``forward``
+    (the values of the layer's ``_cache_attrs``) and the scratch buffers it writes into.
+
+    A graph node keeps one per call, so a layer called twice in one pass (a shared layer,
+    a Siamese branch) backpropagates each call with its own inputs and outputs.
+    """
+
+    __slots__ = ("cache", "buffers")
+
+    def __init__(self):
+        self.cache: tuple = ()
+        self.buffers: dict[str, np.ndarray] = {}
 
 
 class Layer:
@@ -53,9 +98,13 @@ class Layer:
 
     #: elementwise layers (activations, dropout) work on inputs of any shape once built
     accepts_any_shape = False
+    #: merge layers (Add, Concatenate, ...) take a list of inputs and return a list of dx
+    multi_input = False
+    #: the attributes ``forward`` sets and ``backward`` reads: one call's cache (see CallState)
+    _cache_attrs: tuple[str, ...] = ()
 
     _ACCEPTED_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim",
-                        "batch_input_shape", "batch_size", "activity_regularizer")
+                        "batch_input_shape", "batch_size", "activity_regularizer", "autocast")
 
     def __init__(self, **kwargs):
         unknown = set(kwargs) - set(self._ACCEPTED_KWARGS)
@@ -81,6 +130,8 @@ class Layer:
         #: set by a model on its first layers: nobody needs dL/dx, so backward skips it
         self.skip_input_grad = False
         self._owner = None  # weak reference to the model holding this layer
+        self._inbound_nodes: list = []  # symbolic calls of this layer (graph nodes)
+        self._losses: list = []  # add_loss values of the last call
 
     # -- building ---------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -95,14 +146,45 @@ class Layer:
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def add_weight(self, name: str, shape, initializer="zeros", regularizer=None,
-                   trainable: bool = True, rng: np.random.Generator | None = None) -> Parameter:
-        """Create, register and return a :class:`Parameter` (Keras ``add_weight``)."""
-        init = initializers.get(initializer)
-        data = init(tuple(shape), self.dtype, rng)
+    def add_weight(self, *args, **kwargs) -> Parameter:
+        """Create, register and return a :class:`Parameter` (Keras ``add_weight``).
+
+        Keras 3 order: ``add_weight(shape, initializer=None, dtype=None, trainable=True,
+        autocast=True, regularizer=None, constraint=None, aggregation=None, name=None)``
+        (initializer ``None`` means ``"glorot_uniform"``); the Keras 2 order with the name
+        first, ``add_weight(name, shape, initializer="zeros", regularizer=None,
+        trainable=True)``, is accepted too.
+        """
+        if args and isinstance(args[0], str):
+            names = ("name", "shape", "initializer", "regularizer", "trainable", "rng")
+            defaults = {"initializer": "zeros"}
+        else:
+            names = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
+                     "constraint", "aggregation", "name")
+            defaults = {"initializer": None}
+        if len(args) > len(names):
+            raise TypeError(f"add_weight takes at most {len(names)} positional arguments")
+        options = {**defaults, **dict(zip(names, args)), **kwargs}
+        unknown = set(options) - {"name", "shape", "initializer", "dtype", "trainable",
+                                  "autocast", "regularizer", "constraint", "aggregation", "rng",
+                                  "synchronization", "use_resource", "experimental_autocast"}
+        if unknown:
+            raise TypeError(f"add_weight got unexpected keyword argument(s) {sorted(unknown)}")
+        if options.get("constraint") is not None:
+            raise ValueError("add_weight: weight constraints are not supported")
+        shape = options.get("shape") or ()
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+        dtype = backend.standardize_dtype(options.get("dtype") or self.dtype)
+        initializer = options["initializer"]
+        if initializer is None:
+            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        trainable = bool(options.get("trainable", True))
+        name = options.get("name") or f"variable_{len(self._params)}"
+        data = np.empty(shape, dtype) if initializers.is_deferred() else \
+            initializers.get(initializer)(shape, dtype, options.get("rng"))
         param = Parameter(data, name=f"{self.name}/{name}",
                           trainable=trainable and self._trainable,
-                          regularizer=regularizers.get(regularizer))
+                          regularizer=regularizers.get(options.get("regularizer")))
         if not trainable:
             self._always_frozen.add(id(param))
         self._params.append(param)
@@ -132,29 +214,181 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, x, training: bool = False):
-        from ..models.functional import SymbolicTensor  # local: avoids an import cycle
+    def call(self, inputs, training=None):
+        """The forward maths on tensors (Keras ``call``). Layers with a hand-written
+        ``backward`` need not define it: by default it records their own node."""
+        if not self.has_own_backward:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither call(inputs) nor forward/backward: "
+                "define call(self, inputs, training=None) with neuralab.ops (the gradient "
+                "follows), or forward(x, training) and backward(dout) for a fast layer")
+        return self._call_recorded(inputs, bool(training))
 
-        if isinstance(x, SymbolicTensor):
-            return x.apply(self)
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.number):
-            raise TypeError(f"{type(self).__name__} expected numeric input, got dtype {x.dtype}")
-        return self.forward(x, training=training)
+    @property
+    def has_own_backward(self) -> bool:
+        """Whether this layer computes its gradient by hand (``forward``/``backward``)."""
+        return type(self).backward is not Layer.backward
+
+    def __call__(self, inputs, *args, **kwargs):
+        training = kwargs.pop("training", args[0] if args else None)
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs, kwargs, training)
+        self._losses = []
+        if self.has_own_backward and not _holds_tensor(inputs):
+            x = [np.asarray(v) for v in inputs] if self.multi_input else np.asarray(inputs)
+            for v in (x if self.multi_input else [x]):
+                if not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
+                    raise TypeError(f"{type(self).__name__} expected numeric input, got dtype "
+                                    f"{v.dtype}")
+            return self.forward(x, training=bool(training))
+        if _holds_tensor(inputs):
+            self._maybe_build_for(inputs)
+            return self._call_user(inputs, training, kwargs)
+        tensors = ([Tensor(v) for v in inputs] if isinstance(inputs, (list, tuple))
+                   else Tensor(inputs))
+        self._maybe_build_for(tensors)
+        out = self._call_user(tensors, training, kwargs)
+        return _to_arrays(out)
+
+    def _call_user(self, inputs, training, kwargs):
+        if self._accepts_training():
+            kwargs = {**kwargs, "training": training}
+        return self.call(inputs, **kwargs)
+
+    def _accepts_training(self) -> bool:
+        cls = type(self)
+        cached = cls.__dict__.get("_call_takes_training")
+        if cached is None:
+            params = inspect.signature(cls.call).parameters
+            cached = "training" in params or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            cls._call_takes_training = cached
+        return cached
+
+    def _call_recorded(self, inputs, training: bool):
+        """A built-in layer on Tensors: one tape node whose backward is ``self.backward``.
+
+        The node keeps this call's :class:`CallState`; the layer's trainable weights are
+        the node's parents too (their gradients are added by ``backward`` itself).
+        """
+        xs = list(inputs) if self.multi_input else [inputs]
+        xs = [v if isinstance(v, Tensor) else Tensor(v) for v in xs]
+        state = CallState()
+        self.enter_call(state)
+        y = self.forward([v.data for v in xs] if self.multi_input else xs[0].data,
+                         training=training)
+        self.exit_call(state)
+        weights = self.trainable_weights
+        needs_dx = [v.requires_grad for v in xs]
+
+        def backward(dout):
+            self.resume_call(state)
+            self.skip_input_grad = not any(needs_dx)
+            dx = self.backward(dout)
+            self.skip_input_grad = False
+            dxs = list(dx) if self.multi_input else [dx]
+            return dxs + [None] * len(weights)
+
+        return Tensor.from_op(y, xs + weights, backward, type(self).__name__)
+
+    def _call_symbolic(self, inputs, kwargs, training):
+        if training is not None:
+            kwargs = {**kwargs, "training": training}
+        outputs = record_layer_call(self, inputs, kwargs)
+        self._inbound_nodes.append((outputs if isinstance(outputs, KerasTensor)
+                                    else outputs[0]).node)
+        return outputs
+
+    def symbolic_output_shapes(self, node) -> list[Shape]:
+        """Build for ``node``'s inputs if needed; the batch shapes of its outputs."""
+        shapes = [t.shape for t in node.inputs]
+        input_shape = shapes[0] if node.structure == "single" else shapes
+        if not self.built:
+            self._build_from_shape(input_shape)
+        elif self.has_own_backward and not self.accepts_any_shape and not self.multi_input \
+                and self.input_shape is not None \
+                and tuple(self.input_shape[1:]) != tuple(input_shape[1:]):
+            raise ValueError(f"Layer {self.name!r} was built for inputs "
+                             f"{format_shape(self.input_shape)}, cannot apply it to a tensor "
+                             f"of shape {format_shape(input_shape)}")
+        if self.has_own_backward or type(self).compute_output_shape is not Layer.compute_output_shape:
+            out = self.compute_output_shape(input_shape)
+            return list(out) if _is_shape_list(out) else [tuple(out)]
+        from ..symbolic import probe_inputs
+
+        def run(batch):
+            values = [Tensor(v) for v in probe_inputs(node.inputs, batch)]
+            return self._call_user(values[0] if node.structure == "single" else values,
+                                   False, dict(node.kwargs))
+        found = infer_output_shapes(run)
+        if self.output_shape is None:
+            self.output_shape = found[0] if len(found) == 1 else found
+        return found
+
+    def _maybe_build_for(self, inputs) -> None:
+        if self.built:
+            return
+        values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        shapes = [(None,) + tuple(np.shape(v.data if isinstance(v, Tensor) else v)[1:])
+                  for v in values]
+        self._build_from_shape(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+
+    def _build_from_shape(self, input_shape) -> None:
+        """Keras' first-call build: the dtype is settled before ``build`` adds weights."""
+        if self.dtype is None:
+            self.dtype = backend.floatx()
+        self.build(input_shape)
+        if self.input_shape is None:
+            self.input_shape = input_shape
+        self.built = True
+
+    # -- losses added during a call (Keras add_loss) -------------------------------------
+    def add_loss(self, loss) -> None:
+        """Add a scalar (a Tensor built with ops, so it has a gradient) to the model's loss."""
+        self._losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """Scalars added with :meth:`add_loss` during the last call, this layer's and its
+        sub-layers'."""
+        found = list(self._losses)
+        for layer in self._sublayers():
+            found += layer.losses
+        return found
+
+    # -- sub-layers (a custom layer holding layers) --------------------------------------
+    def _sublayers(self) -> list["Layer"]:
+        """Layers held in attributes (directly, or in lists, tuples or dicts)."""
+        found: list[Layer] = []
+        for name, value in vars(self).items():
+            if name in ("_owner", "_inbound_nodes", "_losses"):
+                continue
+            items = (value.values() if isinstance(value, dict)
+                     else value if isinstance(value, (list, tuple)) else (value,))
+            for item in items:
+                if isinstance(item, Layer) and item is not self and \
+                        all(item is not f for f in found):
+                    found.append(item)
+        return found
 
     @property
     def output(self):
-        """Symbolic output of this layer inside its model, for sub-model views:
+        """The symbolic output of this layer's first call in a graph (Keras
+        ``layer.output``), e.g. for a sub-model view:
         ``Model(inputs=model.input, outputs=model.get_layer("hidden").output)``."""
-        from ..models.functional import SymbolicTensor
+        if not self._inbound_nodes:
+            raise ValueError(f"Layer {self.name!r} has no defined output: it has not been "
+                             "called on a symbolic input (it is not part of a built graph)")
+        outputs = self._inbound_nodes[0].outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
 
-        owner = self._owner() if self._owner is not None else None
-        if owner is None or not self.built:
-            raise ValueError(f"Layer {self.name!r} has no defined output: it is not part of a "
-                             "built model")
-        root = owner.input
-        chain = tuple(owner.layers[: owner.layers.index(self) + 1])
-        return SymbolicTensor(self.output_shape, root.layers + chain, root.root, root.dtype)
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise ValueError(f"Layer {self.name!r} has no defined input: it has not been "
+                             "called on a symbolic input")
+        node = self._inbound_nodes[0]
+        return node.inputs[0] if node.structure == "single" else list(node.inputs)
 
     def _buffer(self, key: str, shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
         """Scratch array of ``shape``, reused across steps while a model enables reuse.
@@ -174,6 +408,21 @@ class Layer:
             return buf
         return buf if buf.shape[0] == shape[0] else buf[: shape[0]]
 
+    # -- one call's state (graph nodes) -------------------------------------------------
+    def enter_call(self, state: CallState) -> None:
+        """Before ``forward``: write scratch arrays into this call's buffers."""
+        self._buffers = state.buffers
+
+    def exit_call(self, state: CallState) -> None:
+        """After ``forward``: keep what ``backward`` needs in this call's state."""
+        state.cache = tuple(getattr(self, name, None) for name in self._cache_attrs)
+
+    def resume_call(self, state: CallState) -> None:
+        """Before ``backward``: bring back that call's cache and buffers."""
+        for name, value in zip(self._cache_attrs, state.cache):
+            setattr(self, name, value)
+        self._buffers = state.buffers
+
     def set_buffer_reuse(self, enabled: bool) -> None:
         self._reuse_buffers = enabled
         if not enabled:
@@ -192,20 +441,27 @@ class Layer:
 
     # -- parameters -------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
-        """All parameters in Keras weight order (e.g. kernel, bias)."""
-        return list(self._params)
+        """All parameters in Keras weight order (e.g. kernel, bias), then sub-layers'."""
+        params = list(self._params)
+        for layer in self._sublayers():
+            params += [p for p in layer.parameters() if all(p is not q for q in params)]
+        return params
 
     @property
     def weights(self) -> list[Parameter]:
-        return list(self._params)
+        return self.parameters()
 
     @property
     def trainable_weights(self) -> list[Parameter]:
-        return [p for p in self._params if p.trainable]
+        return [p for p in self.parameters() if p.trainable]
 
     @property
     def non_trainable_weights(self) -> list[Parameter]:
-        return [p for p in self._params if not p.trainable]
+        return [p for p in self.parameters() if not p.trainable]
+
+    @property
+    def variables(self) -> list[Parameter]:
+        return self.parameters()
 
     @property
     def trainable(self) -> bool:
@@ -216,9 +472,11 @@ class Layer:
         self._trainable = bool(value)
         for p in self._params:
             p.trainable = self._trainable and id(p) not in self._always_frozen
+        for layer in self._sublayers():
+            layer.trainable = value
 
     def zero_grad(self) -> None:
-        for p in self._params:
+        for p in self.parameters():
             p.zero_grad()
 
     def count_params(self) -> int:
@@ -226,19 +484,20 @@ class Layer:
             raise ValueError(
                 f"Layer {self.name!r} is not built yet, so its parameter count is unknown; "
                 "give the model an input_shape or call it on data first")
-        return int(sum(p.size for p in self._params))
+        return int(sum(p.size for p in self.parameters()))
 
     def get_weights(self) -> list[np.ndarray]:
-        return [p.data.copy() for p in self._params]
+        return [p.data.copy() for p in self.parameters()]
 
     def set_weights(self, weights) -> None:
         weights = list(weights)
-        if len(weights) != len(self._params):
+        params = self.parameters()
+        if len(weights) != len(params):
             raise ValueError(
-                f"Layer {self.name!r} expects {len(self._params)} weight arrays "
-                f"({[p.name for p in self._params]}), got {len(weights)}"
+                f"Layer {self.name!r} expects {len(params)} weight arrays "
+                f"({[p.name for p in params]}), got {len(weights)}"
             )
-        for p, w in zip(self._params, weights):
+        for p, w in zip(params, weights):
             p.assign(w)
 
     # -- config -----------------------------------------------------------------------
@@ -259,6 +518,31 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+LAYERS = Registry("layer", Layer, case_sensitive=True)
+"""Layer classes by class name; filled by ``@register`` in each layer module."""
+
+
+def _holds_tensor(value) -> bool:
+    if isinstance(value, Tensor):
+        return True
+    return isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value)
+
+
+def _to_arrays(value):
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_arrays(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_arrays(v) for k, v in value.items()}
+    return value
+
+
+def _is_shape_list(value) -> bool:
+    return isinstance(value, list) or (isinstance(value, tuple) and bool(value)
+                                       and isinstance(value[0], (tuple, list)))
 
 
 def _batch_input_shape(kwargs: dict):

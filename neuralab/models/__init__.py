@@ -1,7 +1,13 @@
-"""Models: ``Sequential``, functional ``Model`` chains, ``Input``, saving and loading."""
+"""Models: graphs of layers you can train. ``Sequential`` (a chain), functional
+``Model(inputs, outputs)`` and subclassed ``Model``s; ``Input``; saving and loading."""
 
-from .functional import Input, SymbolicTensor
+from ..symbolic import Input, KerasTensor
+from ..training import TrainingDiverged
+from .model import Model
 from .saving import load_model
-from .sequential import Model, Sequential, TrainingDiverged
+from .sequential import Sequential
 
-__all__ = ["Sequential", "Model", "Input", "SymbolicTensor", "load_model", "TrainingDiverged"]
+SymbolicTensor = KerasTensor  # the name before graphs: kept for existing code
+
+__all__ = ["Sequential", "Model", "Input", "KerasTensor", "SymbolicTensor", "load_model",
+           "TrainingDiverged"]

@@ -21,10 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
+import warnings
+
+from .. import initializers
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from ..errors import InputError
 from ..io_utils import atomic_open
+from ..layers.base import LAYERS, deserialize, serialize
+from ..saving import load_scope
+from .model import Model
+from .sequential import Sequential
+
+LAYERS.register(Model, "Functional")
+LAYERS.register(Sequential)
 
 FORMAT = "neuralab-model"
 VERSION = 1
@@ -44,15 +55,21 @@ def _load_npz(data: bytes, what: str) -> dict[str, np.ndarray]:
         raise ValueError(f"Corrupt {what}: {error}") from None
 
 
-def _optimizer_params(model):
-    """Parameters an optimizer keeps state for: all but the always-frozen ones."""
-    return [p for layer in model.layers for p in layer._params
-            if id(p) not in layer._always_frozen]
+def _all_layers(model) -> list:
+    """Every layer inside ``model``, nested models' layers included, each once."""
+    found, stack = [], list(reversed(model.layers))
+    while stack:
+        layer = stack.pop()
+        if any(layer is f for f in found):
+            continue
+        found.append(layer)
+        stack.extend(reversed(layer._sublayers()))
+    return found
 
 
 def _rng_states(model) -> dict:
     states = {"model": model.rng.bit_generator.state}
-    for layer in model.layers:
+    for layer in _all_layers(model):
         rng = getattr(layer, "rng", None)
         if isinstance(rng, np.random.Generator):
             states[layer.name] = rng.bit_generator.state
@@ -64,22 +81,41 @@ def save_model(model, filepath) -> None:
         f.write(model_to_bytes(model))
 
 
+def _compile_config(model) -> dict | None:
+    """The compile settings as JSON, or ``None`` (with a warning) when a loss or metric
+    is an unregistered function that cannot be named in a file."""
+    try:
+        return {
+            "optimizer": optimizers_module.serialize(model.optimizer),
+            "loss": [None if loss is None else losses_module.serialize(loss)
+                     for loss in model.compiled_losses],
+            "loss_weights": list(model._loss_weights),
+            "metrics": [[metrics_module.serialize(m) for m in ms]
+                        for ms in model._metric_specs],
+        }
+    except (ValueError, TypeError) as error:
+        warnings.warn(f"Model {model.name!r} is saved without its compile settings: {error}. "
+                      "Register custom losses and metrics with "
+                      "@neuralab.saving.register_keras_serializable() to save them.",
+                      stacklevel=4)
+        return None
+
+
 def model_to_bytes(model) -> bytes:
     """The ``model.save`` file content, in memory (also how models pickle)."""
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built, so it has no weights to save")
     config = {"format": FORMAT, "version": VERSION,
-              "model": {"class_name": "Sequential", "config": model.get_config()},
+              "model": serialize(model),
               "weight_names": [p.name for p in model.parameters()],
+              "weight_shapes": [list(p.shape) for p in model.parameters()],
               "rng_states": _rng_states(model)}
     files = {"weights.npz": _npz_bytes({f"w{i}": w for i, w in enumerate(model.get_weights())})}
-    if model.compiled:
-        config["compile"] = {
-            "optimizer": optimizers_module.serialize(model.optimizer),
-            "loss": losses_module.serialize(model.loss),
-            "metrics": [metrics_module.serialize(m) for m in model._metric_specs],
-        }
-        state = model.optimizer.get_state(_optimizer_params(model))
+    compile_config = _compile_config(model) if model.compiled else None
+    if compile_config is not None:
+        config["compile"] = compile_config
+        params = model.optimizer_parameters()
+        state = model.optimizer.get_state(params)
         arrays = {f"{name}/{i}": a for name, values in state["slots"].items()
                   for i, a in enumerate(values)}
         arrays["iterations"] = np.array(state["iterations"])
@@ -100,45 +136,103 @@ def _json_default(value):
     raise TypeError(f"Cannot save {value!r} in a model config")
 
 
-def load_model(filepath, compile: bool = True):
-    """Rebuild a model saved with ``model.save``: architecture, weights, optimizer state."""
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):
+    """Rebuild a model saved with ``model.save``: architecture, weights, optimizer state.
+
+    Your own layers, losses and metrics come from ``custom_objects={"Name": cls}`` or
+    ``@neuralab.saving.register_keras_serializable()``; a file never makes neuralab
+    import a module it names.
+    """
     path = Path(filepath)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}")
-    return model_from_bytes(path.read_bytes(), compile=compile, source=str(path))
+    return model_from_bytes(path.read_bytes(), compile=compile, source=str(path),
+                            custom_objects=custom_objects)
 
 
-def model_from_bytes(data: bytes, compile: bool = True, source: str = "model data"):
-    """Inverse of :func:`model_to_bytes`."""
-    from .sequential import Sequential
-
-    path = source
+def _read(data: bytes, path: str):
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
             missing = {"config.json", "weights.npz"} - names
             if missing:
-                raise ValueError(f"{path} is not a neuralab model file: missing {sorted(missing)}")
-            config = json.loads(zf.read("config.json"))
+                raise InputError(f"not a neuralab model file: missing {sorted(missing)}", path,
+                                 "a file written by model.save")
+            try:
+                config = json.loads(zf.read("config.json"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise InputError(f"config.json is not valid JSON ({error})", path) from None
             weights = _load_npz(zf.read("weights.npz"), f"weights in {path}")
             opt_arrays = (_load_npz(zf.read("optimizer.npz"), f"optimizer state in {path}")
                           if "optimizer.npz" in names else None)
     except zipfile.BadZipFile:
-        raise ValueError(f"{path} is not a neuralab model file (not a zip archive)") from None
-    if config.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a neuralab model file (format {config.get('format')!r})")
+        raise InputError("not a neuralab model file (not a zip archive)", path) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise InputError(f"not a neuralab model file (format {found!r})", path,
+                         f"format {FORMAT!r}")
     if config.get("version", 0) > VERSION:
-        raise ValueError(f"{path} was written by a newer neuralab (format version "
-                         f"{config['version']}); this one reads version {VERSION}")
-    model = Sequential.from_config(config["model"]["config"])
+        raise InputError(f"written by a newer neuralab (format version {config['version']}); "
+                         f"this one reads version {VERSION}", path)
+    if not isinstance(config.get("model"), dict) or "config" not in config["model"]:
+        raise InputError("config.json has no 'model' entry with the architecture", path,
+                         "{'model': {'class_name': ..., 'config': ...}}")
+    return config, weights, opt_arrays
+
+
+def _check_weight_shapes(config: dict, weights: dict, path: str) -> None:
+    """Compare the stored arrays with the shapes the file declares, before any layer
+    allocates memory for them."""
+    shapes = config.get("weight_shapes")
+    if shapes is None:
+        return
+    stored = [tuple(weights[f"w{i}"].shape) if f"w{i}" in weights else None
+              for i in range(len(weights))]
+    declared = [tuple(s) for s in shapes]
+    if stored != declared:
+        raise InputError(f"the config declares weights of shapes {declared[:6]} but "
+                         f"weights.npz holds {stored[:6]}", path)
+
+
+def model_from_bytes(data: bytes, compile: bool = True, source: str = "model data",
+                     custom_objects: dict | None = None):
+    """Inverse of :func:`model_to_bytes`."""
+    path = source
+    config, weights, opt_arrays = _read(data, path)
+    _check_weight_shapes(config, weights, path)
+    with load_scope(custom_objects), initializers.deferred():
+        try:
+            model = deserialize(config["model"], custom_objects)
+        except (ValueError, TypeError, KeyError) as error:
+            raise InputError(f"cannot rebuild the model: {error}", path) from None
+    params = model.parameters()
+    expected = [tuple(p.shape) for p in params]
+    stored = [tuple(weights[f"w{i}"].shape) if f"w{i}" in weights else None
+              for i in range(len(weights))]
+    if expected != stored:
+        raise InputError(f"the architecture needs weights of shapes {expected[:6]}"
+                         f"{'...' if len(expected) > 6 else ''} but the file holds "
+                         f"{stored[:6]}{'...' if len(stored) > 6 else ''}", path)
     model.set_weights([weights[f"w{i}"] for i in range(len(weights))])
     if compile and "compile" in config:
-        c = config["compile"]
-        model.compile(optimizer=optimizers_module.deserialize(c["optimizer"]),
-                      loss=losses_module.deserialize(c["loss"]),
-                      metrics=[metrics_module.deserialize(m) for m in c["metrics"]])
+        with load_scope(custom_objects):
+            try:
+                c = config["compile"]
+                losses = c["loss"] if isinstance(c["loss"], list) else [c["loss"]]
+                metrics = c["metrics"]
+                if metrics and not isinstance(metrics[0], list):
+                    metrics = [metrics]
+                model.compile(optimizer=optimizers_module.deserialize(c["optimizer"]),
+                              loss=[None if spec is None else losses_module.deserialize(spec)
+                                    for spec in losses],
+                              metrics=[[metrics_module.deserialize(m) for m in ms]
+                                       for ms in metrics] if len(metrics) > 1 else
+                              [metrics_module.deserialize(m) for m in (metrics or [[]])[0]],
+                              loss_weights=c.get("loss_weights"))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                raise InputError(f"cannot restore the compile settings: {error}", path) from None
         if opt_arrays is not None:
-            params = _optimizer_params(model)
+            params = model.optimizer_parameters()
             slots = {name: [opt_arrays[f"{name}/{i}"] for i in range(len(params))]
                      for name in model.optimizer.slot_names}
             model.optimizer.set_state({"iterations": int(opt_arrays["iterations"]),
@@ -150,7 +244,7 @@ def model_from_bytes(data: bytes, compile: bool = True, source: str = "model dat
 def _restore_rngs(model, states: dict) -> None:
     if "model" in states:
         model.rng.bit_generator.state = states["model"]
-    for layer in model.layers:
+    for layer in _all_layers(model):
         rng = getattr(layer, "rng", None)
         if isinstance(rng, np.random.Generator) and layer.name in states:
             rng.bit_generator.state = states[layer.name]

@@ -36,22 +36,53 @@ def _row(fields, stops) -> str:
     return "\n".join(lines)
 
 
+def _graph_rows(model) -> list[list[str]]:
+    """Keras' functional table: one row per input and per node, with "Connected to"."""
+    rows = []
+    names: dict[int, str] = {}
+    for t in model.inputs:
+        names[id(t)] = f"{t.name}[0][0]"
+        rows.append([f"{t.name} (InputLayer)", _shape_text(t.shape), "0", "-"])
+    calls: dict[int, int] = {}
+    for node in model._graph.nodes:
+        op = node.operation
+        index = calls.get(id(op), 0)
+        calls[id(op)] = index + 1
+        label = op.name if hasattr(op, "get_config") else node.name
+        kind = type(op).__name__ if hasattr(op, "get_config") else "Operation"
+        for k, t in enumerate(node.outputs):
+            names[id(t)] = f"{label}[{index}][{k}]"
+        params = str(op.count_params()) if hasattr(op, "count_params") and index == 0 else "0"
+        shape = ", ".join(_shape_text(t.shape) for t in node.outputs)
+        rows.append([f"{label} ({kind})", shape, params,
+                     ", ".join(names.get(id(t), "?") for t in node.inputs) or "-"])
+    return rows
+
+
 def summary_text(model, line_length: int | None = None, positions=None) -> str:
-    """Layer (type) / Output Shape / Param # per layer, then total, trainable and
-    non-trainable parameter counts with their size in memory."""
-    line_length = line_length or 65
-    positions = positions or [0.45, 0.85, 1.0]
+    """Layer (type) / Output Shape / Param # per layer (and Connected to for a graph that
+    is not a plain chain), then total, trainable and non-trainable parameter counts with
+    their size in memory."""
+    graph = getattr(model, "_graph", None)
+    connected = graph is not None and type(model).__name__ != "Sequential"
+    line_length = line_length or (100 if connected else 65)
+    positions = positions or ([0.3, 0.55, 0.67, 1.0] if connected else [0.45, 0.85, 1.0])
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
-    header = ["Layer (type)", "Output Shape", "Param #"]
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
     lines = [f'Model: "{model.name}"', "_" * line_length, _row(header, positions),
              "=" * line_length]
     built = model.built
-    for i, layer in enumerate(model.layers):
-        shape = _shape_text(layer.output_shape) if layer.built else "(unbuilt)"
-        params = str(layer.count_params()) if layer.built else "0 (unbuilt)"
-        lines.append(_row([f"{layer.name} ({type(layer).__name__})", shape, params], positions))
-        if i < len(model.layers) - 1:
+    if connected:
+        rows = _graph_rows(model)
+    else:
+        rows = [[f"{layer.name} ({type(layer).__name__})",
+                 _shape_text(layer.output_shape) if layer.built else "(unbuilt)",
+                 str(layer.count_params()) if layer.built else "0 (unbuilt)"]
+                for layer in model.layers]
+    for i, row in enumerate(rows):
+        lines.append(_row(row, positions))
+        if i < len(rows) - 1:
             lines.append("")
     lines.append("=" * line_length)
     params = model.parameters() if built else []

@@ -17,6 +17,9 @@ Modules: :mod:`.core` (conversion, creation, comparisons), :mod:`.elementwise`,
 operators and methods (:func:`install_tensor_operators`).
 """
 
+import functools as _functools
+
+from ..symbolic import KerasTensor, is_symbolic, record
 from ..tensor import Tensor
 from .core import (arange, cast, convert_to_numpy, convert_to_tensor, equal, eye, full,
                    full_like, greater, greater_equal, isfinite, isnan, less, less_equal,
@@ -92,8 +95,38 @@ def install_tensor_operators() -> None:
     Tensor.__hash__ = object.__hash__  # defining __eq__ must not make tensors unhashable
 
 
+def _symbolic_aware(op):
+    """``op`` that records a graph node when called on symbolic tensors (``Input``s)."""
+    @_functools.wraps(op)
+    def dispatch(*args, **kwargs):
+        if any(isinstance(a, KerasTensor) or (isinstance(a, (list, tuple)) and is_symbolic(a))
+               for a in args):
+            return record(op, args, kwargs)
+        return op(*args, **kwargs)
+    dispatch.raw = op
+    return dispatch
+
+
+def install_symbolic_operators() -> None:
+    """Give :class:`~neuralab.symbolic.KerasTensor` the same operators and methods as
+    :class:`Tensor`, each recording the op on the graph: ``x = x + residual``."""
+    for name, value in list(vars(Tensor).items()):
+        function = value.fget if isinstance(value, property) else value
+        if getattr(function, "__module__", "").startswith(__name__):
+            wrapped = _symbolic_aware(function)
+            setattr(KerasTensor, name, property(wrapped) if isinstance(value, property)
+                    else wrapped)
+
+
 install_tensor_operators()
+install_symbolic_operators()
+for _name, _value in list(globals().items()):
+    if not _name.startswith("_") and callable(_value) and not isinstance(_value, type) \
+            and getattr(_value, "__module__", "").startswith(__name__ + "."):
+        globals()[_name] = _symbolic_aware(_value)
+del _name, _value
 
 __all__ = [name for name, value in dict(globals()).items() if not name.startswith("_")
            and callable(value) and not isinstance(value, type)
-           and name != "install_tensor_operators"]
+           and name not in ("install_tensor_operators", "install_symbolic_operators",
+                            "is_symbolic", "record")]

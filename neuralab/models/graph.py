@@ -1,0 +1,245 @@
+"""``Graph``: runs the nodes recorded between symbolic inputs and outputs, forward and back.
+
+Every model is one of these: a ``Sequential`` is a chain, a functional ``Model`` a DAG.
+Each node is run by one of two steps:
+
+* :class:`LayerStep` — a layer with a hand-written ``backward`` (every built-in layer, and
+  models used as layers): ``y = layer.forward(x)`` on arrays, then ``dx =
+  layer.backward(dout)``. A layer called by several nodes (a shared layer) keeps each
+  call's cache in that node's :class:`~neuralab.layers.base.CallState`, so each call
+  backpropagates with its own inputs.
+* :class:`TapeStep` — an op (``x + residual``, ``ops.concatenate``) or a layer that only
+  defines ``call``: it runs on :class:`~neuralab.tensor.Tensor` leaves, recording the tape,
+  and its backward is the tape's (the derivative of each op it used).
+
+``backward`` walks the steps in reverse, adding up the gradient of every tensor that feeds
+several nodes, and returns dL/d(inputs) (``None`` where nobody needs it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..layers.base import CallState, Layer
+from ..symbolic import KerasTensor, Node, flatten, graph_nodes
+from ..tensor import Tensor, backpropagate, enable_grad, no_grad
+
+
+class LayerStep:
+    """A node whose operation has its own ``forward``/``backward`` (arrays in, arrays out)."""
+
+    def __init__(self, node: Node, shared: bool):
+        self.node = node
+        self.layer: Layer = node.operation
+        self.shared = shared
+        self.single = node.structure == "single"
+        self.training = node.kwargs.get("training")
+        self.skip_input_grad = False
+
+    def forward(self, args: list, training: bool, record: bool):
+        layer = self.layer
+        state = None
+        if self.shared:
+            state = CallState()
+            layer.enter_call(state)
+        if self.training is not None:
+            training = bool(self.training)
+        y = layer.forward(args[0] if self.single else args, training)
+        if state is not None:
+            layer.exit_call(state)
+        outs = list(y) if len(self.node.outputs) > 1 else [y]
+        penalty = layer.activity_penalty(y) if layer.activity_regularizer is not None else 0.0
+        return outs, (state, y), penalty
+
+    def backward(self, douts: list, saved, logits: bool) -> list:
+        state, y = saved
+        layer = self.layer
+        if state is not None:
+            layer.resume_call(state)
+        layer.skip_input_grad = self.skip_input_grad
+        if len(douts) > 1:
+            d = [np.zeros_like(v) if g is None else g for g, v in zip(douts, y)]
+            dx = layer.backward(d)
+        elif logits:
+            dx = layer.backward_logits(douts[0])
+        else:
+            dx = layer.backward(layer.add_activity_gradient(douts[0], y))
+        if dx is None:
+            return [None] * len(self.node.inputs)
+        return [dx] if self.single else list(dx)
+
+
+class TapeStep:
+    """A node differentiated through the tape: an op, or a layer defining only ``call``."""
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.is_layer = isinstance(node.operation, Layer)
+        self.skip_input_grad = False
+
+    def forward(self, args: list, training: bool, record: bool):
+        node = self.node
+        leaves = [Tensor(a, requires_grad=record and not self.skip_input_grad) for a in args]
+        with enable_grad() if record else no_grad():
+            if self.is_layer:
+                layer = node.operation
+                layer._losses = []
+                kwargs = dict(node.kwargs)
+                call_training = kwargs.pop("training", None)
+                value = layer._call_user(node.arguments(leaves),
+                                         training if call_training is None else call_training,
+                                         kwargs)
+                losses = [v if isinstance(v, Tensor) else Tensor(v) for v in layer.losses]
+            else:
+                value = node.operation(*node.arguments(leaves), **node.kwargs)
+                losses = []
+        outs = [v if isinstance(v, Tensor) else Tensor(v) for v in flatten(value)]
+        penalty = float(sum(float(np.sum(t.data)) for t in losses))
+        return [t.data for t in outs], (leaves, outs, losses), penalty
+
+    def backward(self, douts: list, saved, logits: bool) -> list:
+        leaves, outs, losses = saved
+        roots, grads = [], []
+        for t, g in zip(outs, douts):
+            if g is not None and t.requires_grad:
+                roots.append(t)
+                grads.append(g)
+        for t in losses:
+            if t.requires_grad:
+                roots.append(t)
+                grads.append(np.ones_like(t.data))
+        if roots:
+            backpropagate(roots, grads)
+        return [leaf.grad for leaf in leaves]
+
+    @property
+    def has_losses(self) -> bool:
+        return self.is_layer
+
+
+class Graph:
+    """The nodes from ``inputs`` to ``outputs`` (symbolic tensors), in running order.
+
+    Args:
+        inputs: the model's input tensors (``Input(...)``).
+        outputs: the tensors it returns.
+
+    Raises:
+        ValueError: an output depends on a tensor that is neither an input nor computed
+            from them ("Graph disconnected"), or an input is listed twice.
+    """
+
+    def __init__(self, inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        if len({id(t) for t in self.inputs}) != len(self.inputs):
+            raise ValueError("The same Input appears twice among the model's inputs")
+        self.nodes = graph_nodes(self.outputs, self.inputs)
+        calls: dict[int, int] = {}
+        for node in self.nodes:
+            calls[id(node.operation)] = calls.get(id(node.operation), 0) + 1
+        self.steps = [LayerStep(node, calls[id(node.operation)] > 1)
+                      if isinstance(node.operation, Layer) and node.operation.has_own_backward
+                      else TapeStep(node) for node in self.nodes]
+        consumers: dict[int, int] = {}
+        for node in self.nodes:
+            for t in node.inputs:
+                consumers[id(t)] = consumers.get(id(t), 0) + 1
+        self._consumers = consumers
+        self._input_grads = None
+        self.set_input_grads(False)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """Each layer once, in the order of its first call."""
+        found: list[Layer] = []
+        for node in self.nodes:
+            op = node.operation
+            if isinstance(op, Layer) and all(op is not f for f in found):
+                found.append(op)
+        return found
+
+    def set_input_grads(self, needed: bool) -> None:
+        """Whether ``backward`` must return dL/d(inputs); when not, the steps that only
+        depend on inputs (no weights before them) skip computing their input gradient."""
+        if needed == self._input_grads:
+            return
+        self._input_grads = needed
+        requires = {id(t): needed for t in self.inputs}
+        for step in self.steps:
+            node = step.node
+            upstream = any(requires.get(id(t), False) for t in node.inputs)
+            step.skip_input_grad = not upstream
+            has_weights = isinstance(node.operation, Layer) and bool(node.operation.parameters())
+            for t in node.outputs:
+                requires[id(t)] = upstream or has_weights
+
+    def forward(self, xs: Sequence[np.ndarray], training: bool = False, record: bool = False):
+        """Outputs for the inputs ``xs``; ``record`` keeps what ``backward`` needs.
+
+        Returns ``(outputs, run)`` where ``run`` is this pass's record (the saved state of
+        every step and the activity/add_loss penalty).
+        """
+        values: dict[int, np.ndarray] = {id(t): x for t, x in zip(self.inputs, xs)}
+        saved = []
+        penalty = 0.0
+        for step in self.steps:
+            node = step.node
+            outs, state, extra = step.forward([values[id(t)] for t in node.inputs],
+                                              training, record)
+            penalty += extra
+            saved.append(state)
+            for t, v in zip(node.outputs, outs):
+                values[id(t)] = v
+        return [values[id(t)] for t in self.outputs], GraphRun(saved, penalty)
+
+    def fusable_layer(self, index: int):
+        """The layer producing output ``index`` when its backward may start from the
+        logits (it feeds nothing else and is called once); else ``None``."""
+        t = self.outputs[index]
+        if t.node is None or self._consumers.get(id(t), 0) or \
+                sum(o is t for o in self.outputs) > 1:
+            return None
+        step = self.steps[self.nodes.index(t.node)]
+        if isinstance(step, LayerStep) and not step.shared and len(t.node.outputs) == 1:
+            return step.layer
+        return None
+
+    def backward(self, run: "GraphRun", douts: Sequence[np.ndarray | None],
+                 logits: Sequence[bool] = ()) -> list[np.ndarray | None]:
+        """Backpropagate dL/d(outputs) (``None``: no gradient from that output; with
+        ``logits[i]``, dL/d(logits) of output ``i``'s layer) and return dL/d(inputs)."""
+        grads: dict[int, np.ndarray] = {}
+        logit_nodes: set[int] = set()
+        for i, (t, d) in enumerate(zip(self.outputs, douts)):
+            if d is None:
+                continue
+            if i < len(logits) and logits[i]:
+                logit_nodes.add(id(t.node))
+            key = id(t)
+            grads[key] = d if key not in grads else grads[key] + d
+        for step, saved in zip(reversed(self.steps), reversed(run.saved)):
+            node = step.node
+            douts_node = [grads.pop(id(t), None) for t in node.outputs]
+            if all(d is None for d in douts_node) and not (
+                    isinstance(step, TapeStep) and saved[2]):
+                continue
+            dxs = step.backward(douts_node, saved, id(node) in logit_nodes)
+            for t, dx in zip(node.inputs, dxs):
+                if dx is None:
+                    continue
+                key = id(t)
+                grads[key] = dx if key not in grads else grads[key] + dx
+        return [grads.get(id(t)) for t in self.inputs]
+
+
+class GraphRun:
+    """One forward pass's record: each step's saved state and the added penalties."""
+
+    __slots__ = ("saved", "penalty")
+
+    def __init__(self, saved: list, penalty: float):
+        self.saved = saved
+        self.penalty = penalty

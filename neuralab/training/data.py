@@ -1,0 +1,124 @@
+"""Checking what ``fit``/``evaluate``/``predict`` are given, once per call.
+
+A model with one input takes an array; a model with several takes a list (in the order
+of ``model.inputs``) or a dict keyed by input names; targets likewise by output. Each
+problem raises ``ValueError``/``TypeError`` naming the input or output, what was wrong and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.base import format_shape
+
+
+def _named(structure, names: list[str], what: str, allow_single: bool) -> list:
+    """``structure`` (an array, a list or a dict) as a list aligned with ``names``."""
+    if isinstance(structure, dict):
+        unknown = sorted(set(structure) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown {what} name(s) {unknown}: the model's {what}s are {names}")
+        return [structure.get(name) for name in names]
+    if isinstance(structure, (list, tuple)) and len(names) > 1:
+        if len(structure) != len(names):
+            raise ValueError(f"The model has {len(names)} {what}s {names}, got a list of "
+                             f"{len(structure)} arrays")
+        return list(structure)
+    if len(names) > 1 and not allow_single:
+        raise ValueError(f"The model has {len(names)} {what}s {names}: pass a list or a dict "
+                         f"keyed by {what} name, got one {type(structure).__name__}")
+    if len(names) > 1:
+        return [structure] * len(names)
+    return [structure]
+
+
+def _numeric(value, label: str) -> np.ndarray:
+    array = np.asarray(value)
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{label} are complex ({array.dtype}); neural networks here work on "
+                        "real numbers: pass x.real, np.abs(x) or both as features")
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{label} must be numeric, got an array of dtype {array.dtype}")
+    return array
+
+
+def prepare_inputs(model, x) -> list[np.ndarray]:
+    """Check ``x`` and build the model for it; one ndarray per model input (not copied)."""
+    if x is None:
+        raise ValueError("x is required: pass the input samples as a NumPy array")
+    model.adopt_input_structure(x)
+    names = model.input_names
+    xs = _named(x, names, "input", allow_single=False) if len(names) > 1 or \
+        isinstance(x, dict) else [x]
+    arrays = []
+    for name, value in zip(names, xs):
+        label = "Model inputs" if len(names) == 1 else f"Input {name!r}"
+        if value is None:
+            raise ValueError(f"{label}: missing; the model's inputs are {names}")
+        array = _numeric(value, label)
+        if array.ndim == 0:
+            raise ValueError(f"{label} need a batch axis: expected an array of shape (N, ...)")
+        arrays.append(array)
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError(f"All inputs must have the same number of samples, got "
+                         f"{[len(a) for a in arrays]} for {names}")
+    model._ensure_built(arrays)
+    for name, array, expected in zip(names, arrays, model.input_shapes):
+        if array.ndim != len(expected) or any(e is not None and e != d
+                                              for e, d in zip(expected[1:], array.shape[1:])):
+            which = f"Model {model.name!r} expected input" if len(names) == 1 else \
+                f"Model {model.name!r} expected input {name!r}"
+            raise ValueError(f"{which} of shape {format_shape(expected)}, got "
+                             f"{format_shape((None,) + array.shape[1:])}")
+        bad = nonfinite_rows(array)
+        if bad.size:
+            label = "Model inputs" if len(names) == 1 else f"Input {name!r}"
+            raise ValueError(f"{label} contain NaN or infinite values (samples "
+                             f"{bad[:5].tolist()}{'...' if len(bad) > 5 else ''}); clean or "
+                             "impute them first")
+    return arrays
+
+
+def nonfinite_rows(x: np.ndarray) -> np.ndarray:
+    """Indices of samples holding NaN/inf, found without a full-size temporary array."""
+    if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
+        return np.empty(0, dtype=np.intp)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(x.reshape(-1))
+    if np.isfinite(total):
+        return np.empty(0, dtype=np.intp)  # a NaN or inf anywhere would make the sum non-finite
+    # the sum may also have overflowed: look row by row
+    rows = x.reshape(len(x), -1)
+    step = max(1, (1 << 16) // max(1, rows.shape[1]))
+    bad = [start + np.flatnonzero(~np.isfinite(rows[start:start + step]).all(axis=1))
+           for start in range(0, len(rows), step)]
+    return np.concatenate(bad)
+
+
+def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
+    """Validate targets against each output's loss and shape; ``None`` for outputs
+    without a loss."""
+    if y is None:
+        raise ValueError("y is required for training and evaluation")
+    names = model.output_names
+    losses = model.compiled_losses
+    ys = _named(y, names, "output", allow_single=False) if len(names) > 1 or \
+        isinstance(y, dict) else [y]
+    out = []
+    for name, value, loss, shape in zip(names, ys, losses, model.output_shapes):
+        label = "Targets" if len(names) == 1 else f"Targets for output {name!r}"
+        if loss is None:
+            out.append(None)
+            continue
+        if value is None:
+            raise ValueError(f"{label}: missing; the loss of output {name!r} needs them")
+        array = _numeric(value, label)
+        if len(array) != n:
+            raise ValueError(f"x and y must have the same number of samples: got {n} inputs and "
+                             f"{len(array)} targets" + ("" if len(names) == 1 else f" for {name!r}"))
+        if nonfinite_rows(array).size:
+            raise ValueError(f"{label} contain NaN or infinite values")
+        template = np.broadcast_to(np.zeros((), dtype=model.dtype), (n,) + tuple(shape[1:]))
+        out.append(loss.check_targets(array, template))
+    return out

@@ -1,0 +1,333 @@
+"""The epoch/batch loops behind ``fit``, ``evaluate`` and ``predict``.
+
+Inputs are validated once per call (type, shape, finiteness, target kind and range, see
+:mod:`.data`); batches are then gathered into reused buffers and layers reuse their
+scratch arrays, so the inner loop allocates little. The loops use the model's public
+training interface only (:class:`~neuralab.training.trainer.Trainer`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import numpy as np
+
+from .. import callbacks as callbacks_module
+from ..datasets.batching import RowGatherer, batch_slices
+from .data import prepare_inputs, prepare_targets
+from .trainer import TrainingDiverged
+
+
+class TrainingDivergedWarning(RuntimeWarning):
+    """Training stopped because the loss or a gradient became NaN or infinite."""
+
+
+def _batch_size(batch_size, default: int = 32) -> int:
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _verbosity(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+class _Batches:
+    """Gathers the rows of a batch from every input and target array (reused buffers)."""
+
+    def __init__(self, arrays, dtypes, batch_size: int):
+        self.gatherers = [None if a is None else RowGatherer(a, dtype, batch_size)
+                          for a, dtype in zip(arrays, dtypes)]
+
+    def rows(self, index) -> list:
+        return [None if g is None else g.rows(index) for g in self.gatherers]
+
+
+class _Mean:
+    """Running mean of the total loss and of each output's loss, weighted by batch size."""
+
+    def __init__(self, outputs: int):
+        self.total, self.count = 0.0, 0
+        self.per_output = [0.0] * outputs
+
+    def add(self, model, value: float, n: int) -> None:
+        self.total += value * n
+        self.count += n
+        for k, v in enumerate(model._output_losses):
+            if v is not None:
+                self.per_output[k] += v * n
+
+    def logs(self, model, metrics) -> dict:
+        count = max(self.count, 1)
+        model._output_losses = [None if loss is None else v / count
+                                for v, loss in zip(self.per_output, model.compiled_losses)]
+        return model.step_logs(self.total / count, metrics)
+
+
+def _run_test_loop(model, xs, ys, batch_size: int, cbs=None) -> dict:
+    metrics = model._test_metrics
+    for ms in metrics:
+        for m in ms:
+            m.reset_state()
+    n = len(xs[0])
+    batches_x = _Batches(xs, [model.dtype] * len(xs), batch_size)
+    mean = _Mean(len(ys))
+    for step, index in enumerate(batch_slices(n, batch_size)):
+        if cbs is not None:
+            cbs.call("on_test_batch_begin", step, None)
+        xb = batches_x.rows(index)
+        yb = [None if y is None else y[index] for y in ys]
+        value = model.test_step(xb, yb)
+        mean.add(model, value, len(xb[0]))
+        model.update_metrics(metrics, yb)
+        if cbs is not None:
+            cbs.call("on_test_batch_end", step, mean.logs(model, metrics))
+    return mean.logs(model, metrics)
+
+
+def _validation(model, validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val)")
+    xs = prepare_inputs(model, validation_data[0])
+    if len(xs[0]) == 0:
+        raise ValueError("validation_data is empty (0 samples): pass samples to validate on, "
+                         "or leave validation_data out")
+    return xs, prepare_targets(model, validation_data[1], len(xs[0]))
+
+
+def _split(arrays, start: int, stop: int | None):
+    return [None if a is None else a[start:stop] for a in arrays]
+
+
+def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+        validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+        validation_batch_size=None, validation_freq=1):
+    model._require_compiled("fit")
+    verbose = _verbosity(verbose)
+    batch_size = _batch_size(batch_size)
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    xs = prepare_inputs(model, x)
+    ys = prepare_targets(model, y, len(xs[0]))
+    if validation_data is None and validation_split:
+        if not 0 < validation_split < 1:
+            raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        split = int(len(xs[0]) * (1 - validation_split))  # Keras: the last samples, unshuffled
+        validation = (_split(xs, split, None), _split(ys, split, None))
+        xs, ys = _split(xs, 0, split), _split(ys, 0, split)
+        if len(validation[0][0]) == 0:
+            raise ValueError(f"validation_split={validation_split} leaves no validation "
+                             f"samples out of {len(xs[0])}")
+    elif validation_data is not None:
+        validation = _validation(model, validation_data)
+    else:
+        validation = None
+    n = len(xs[0])
+    if n == 0:
+        raise ValueError("Cannot fit on an empty dataset")
+    val_batch = _batch_size(validation_batch_size, batch_size)
+
+    model.prepare_training()
+    metrics = model.resolve_metrics(ys)
+    history = callbacks_module.History()
+    model.history = history
+    user_callbacks = list(callbacks or [])
+    for cb in user_callbacks:
+        if not isinstance(cb, callbacks_module.Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    all_callbacks = user_callbacks + [history]
+    if verbose:
+        all_callbacks.append(callbacks_module.ProgressLogger(verbose))
+    steps = math.ceil(n / batch_size)
+    cbs = callbacks_module.CallbackList(
+        all_callbacks, model, {"epochs": epochs, "steps": steps, "verbose": verbose,
+                               "batch_size": batch_size, "samples": n})
+    batches_x = _Batches(xs, [model.dtype] * len(xs), batch_size)
+    batches_y = _Batches(ys, [None if y is None else y.dtype for y in ys], batch_size)
+    slices = batch_slices(n, batch_size)
+
+    model.stop_training = False
+    model.set_buffer_reuse(True)
+    logs: dict = {}
+    # overflow shows up as a NaN/inf loss, which stops training with a clear message;
+    # numpy's own RuntimeWarnings about it would only add noise
+    errstate = np.errstate(over="ignore", invalid="ignore")
+    errstate.__enter__()
+    try:
+        cbs.on_train_begin(logs)
+        for epoch in range(initial_epoch, epochs):
+            for ms in metrics:
+                for m in ms:
+                    m.reset_state()
+            snapshot = [data.copy() for data, _ in model._flat]
+            cbs.call("on_epoch_begin", epoch, {})
+            order = model.rng.permutation(n) if shuffle else None
+            mean = _Mean(len(ys))
+            batch_cbs = cbs.batch_callbacks
+            diverged = False
+            for step, index in enumerate(slices):
+                if order is not None:
+                    index = order[index]
+                xb, yb = batches_x.rows(index), batches_y.rows(index)
+                if batch_cbs:
+                    cbs.call_batch("on_train_batch_begin", step, {})
+                try:
+                    value = model.train_step(xb, yb)
+                except TrainingDiverged as error:
+                    _report_divergence(model, history, epoch, step, steps, str(error), snapshot)
+                    diverged = True
+                    break
+                mean.add(model, value, len(xb[0]))
+                model.update_metrics(metrics, yb)
+                if batch_cbs:
+                    cbs.call_batch("on_train_batch_end", step, mean.logs(model, metrics))
+                if model.stop_training:
+                    break
+            if diverged:
+                break
+            logs = mean.logs(model, metrics)
+            if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                val_logs = _run_test_loop(model, validation[0], validation[1], val_batch)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            logs["lr"] = model.optimizer.learning_rate
+            cbs.call("on_epoch_end", epoch, logs)
+            if model.stop_training:
+                break
+        cbs.call("on_train_end", logs)
+    finally:
+        errstate.__exit__(None, None, None)
+        model.set_buffer_reuse(False)
+    return history
+
+
+def _report_divergence(model, history, epoch: int, step: int, steps: int, reason: str,
+                       snapshot: list[np.ndarray]) -> None:
+    """Stop training, put back the weights of the start of the epoch (the last known to
+    give finite losses: the last step's may be finite yet huge) and warn."""
+    for (data, _), saved in zip(model._flat, snapshot):
+        data[...] = saved
+    lr = model.optimizer.learning_rate
+    message = (f"Training stopped at epoch {epoch + 1}, batch {step + 1}/{steps}: {reason}. "
+               f"The weights were restored to those at the start of epoch {epoch + 1}. The "
+               f"learning rate ({lr:g}) may be too high: try a smaller one, or standardize "
+               "the inputs.")
+    history.diverged = {"epoch": epoch, "batch": step, "reason": reason, "message": message}
+    model.stop_training = True
+    warnings.warn(message, TrainingDivergedWarning, stacklevel=4)
+
+
+def evaluate(model, x, y, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
+    model._require_compiled("evaluate")
+    verbose = _verbosity(verbose)
+    batch_size = _batch_size(batch_size)
+    xs = prepare_inputs(model, x)
+    if len(xs[0]) == 0:
+        raise ValueError("Cannot evaluate on an empty dataset (0 samples): the loss and "
+                         "metrics of no samples are undefined")
+    ys = prepare_targets(model, y, len(xs[0]))
+    model.prepare_training()
+    model.resolve_metrics(ys)
+    cbs = callbacks_module.CallbackList(callbacks or [], model, {"verbose": verbose})
+    cbs.call("on_test_begin", None)
+    model.set_buffer_reuse(True)
+    try:
+        logs = _run_test_loop(model, xs, ys, batch_size, cbs if callbacks else None)
+    finally:
+        model.set_buffer_reuse(False)
+    cbs.call("on_test_end", logs)
+    if verbose:
+        steps = math.ceil(len(xs[0]) / batch_size)
+        print(f"{steps}/{steps} - {callbacks_module.format_logs(logs)}", file=sys.stdout)
+    return _pack(logs, return_dict)
+
+
+def _pack(logs: dict, return_dict: bool):
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size=None, verbose=0, callbacks=None):
+    batch_size = _batch_size(batch_size)
+    xs = prepare_inputs(model, x)
+    n = len(xs[0])
+    cbs = callbacks_module.CallbackList(callbacks or [], model, {"verbose": verbose})
+    cbs.call("on_predict_begin", None)
+    batches = _Batches(xs, [model.dtype] * len(xs), batch_size)
+    outs: list[np.ndarray] | None = None
+    model.set_buffer_reuse(True)
+    try:
+        for index in batch_slices(n, batch_size):
+            values, _ = model.run_graph(batches.rows(index), False, record=False)
+            if outs is None:
+                outs = [np.empty((n,) + v.shape[1:], dtype=v.dtype) for v in values]
+            for out, v in zip(outs, values):
+                out[index] = v
+    finally:
+        model.set_buffer_reuse(False)
+    cbs.call("on_predict_end", None)
+    if outs is None:
+        outs = [np.empty((0,) + tuple(shape[1:]), dtype=model.dtype)
+                for shape in model.output_shapes]
+    bad = sum(int(np.count_nonzero(~np.isfinite(o))) for o in outs
+              if np.issubdtype(o.dtype, np.floating))
+    if bad:
+        warnings.warn(f"predict: {bad} output value(s) are NaN or infinite: the weights of "
+                      f"model {model.name!r} may have diverged (check its training history)",
+                      RuntimeWarning, stacklevel=3)
+    return model.structure_outputs(outs)
+
+
+def train_on_batch(model, x, y, reset_metrics=True, return_dict=False):
+    model._require_compiled("train_on_batch")
+    xs = prepare_inputs(model, x)
+    ys = prepare_targets(model, y, len(xs[0]))
+    model.prepare_training()
+    metrics = model.resolve_metrics(ys)
+    tracker = _loss_tracker(model, "_train_loss", reset_metrics, metrics)
+    try:
+        value = model.train_step([np.asarray(v, dtype=model.dtype) for v in xs], ys)
+    except TrainingDiverged as error:
+        raise FloatingPointError(f"train_on_batch: {error}; the weights were not updated. "
+                                 "The learning rate may be too high.") from None
+    tracker.update_state(value, len(xs[0]))
+    model.update_metrics(metrics, ys)
+    return _pack(model.step_logs(tracker.result(), metrics), return_dict)
+
+
+def test_on_batch(model, x, y, reset_metrics=True, return_dict=False):
+    model._require_compiled("test_on_batch")
+    xs = prepare_inputs(model, x)
+    ys = prepare_targets(model, y, len(xs[0]))
+    model.prepare_training()
+    model.resolve_metrics(ys)
+    metrics = model._test_metrics
+    tracker = _loss_tracker(model, "_test_loss", reset_metrics, metrics)
+    value = model.test_step([np.asarray(v, dtype=model.dtype) for v in xs], ys)
+    tracker.update_state(value, len(xs[0]))
+    model.update_metrics(metrics, ys)
+    return _pack(model.step_logs(tracker.result(), metrics), return_dict)
+
+
+def _loss_tracker(model, attr: str, reset: bool, metrics):
+    from ..metrics import Mean
+    tracker = getattr(model, attr, None)
+    if tracker is None:
+        tracker = Mean(name="loss")
+        setattr(model, attr, tracker)
+    if reset:
+        tracker.reset_state()
+        for ms in metrics:
+            for m in ms:
+                m.reset_state()
+    return tracker

@@ -1,0 +1,382 @@
+"""``Trainer``: what ``compile`` sets up and one training or test step (Keras' Trainer).
+
+A model class inherits it (``class Model(Trainer, Layer)``) and provides the graph
+interface the steps use:
+
+* ``run_graph(xs, training, record) -> (outputs, run)``: the outputs (one array per model
+  output) of a forward pass, and the pass's record (``run.penalty``: activity and
+  ``add_loss`` penalties);
+* ``backprop(run, douts, logits)``: fill each weight's ``grad`` from dL/d(outputs);
+* ``fusable_layer(index)``: the layer producing output ``index`` if its backward may start
+  from the logits (softmax + cross-entropy, sigmoid + binary cross-entropy).
+
+The trainer owns the compile state: the optimizer, one loss per output (names, objects or
+any ``fn(y_true, y_pred)``) with its weight, the metrics per output, the fused
+output layers and the flat parameter buffers.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from ..layers.dense import ActivationMixin
+from ..parameter import Parameter
+from .data import prepare_inputs, prepare_targets
+
+
+class TrainingDiverged(ArithmeticError):
+    """Raised inside a training step when the loss or a gradient is NaN or infinite."""
+
+
+def _per_output(spec, names: list[str], what: str, nested_ok: bool = True) -> list:
+    """A compile argument (one value, a list per output or a dict by output name) as a
+    list aligned with the output ``names``."""
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - set(names))
+        if unknown:
+            raise ValueError(f"compile({what}=...) names unknown output(s) {unknown}; the "
+                             f"model's outputs are {names}")
+        return [spec.get(name) for name in names]
+    if isinstance(spec, (list, tuple)) and nested_ok:
+        if len(spec) != len(names):
+            raise ValueError(f"compile({what}=...) has {len(spec)} entries for a model with "
+                             f"{len(names)} outputs {names}")
+        return list(spec)
+    return [spec] * len(names)
+
+
+class Trainer:
+    """Compile state and the train/test steps of a model."""
+
+    def _init_trainer(self) -> None:
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self.compiled_losses: list = []
+        self._loss_weights: list[float] = []
+        self._metric_specs: list[list] = []
+        self._train_metrics: list[list] | None = None
+        self._test_metrics: list[list] | None = None
+        self._fused: list = []
+        self._flat: list[tuple[np.ndarray, np.ndarray]] = []
+        self._flat_params: list[Parameter] = []
+        self._output_losses: list[float] = []
+        self.last_outputs: list[np.ndarray] | None = None
+        self._compile_config: dict = {}
+
+    # -- compile ------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                **kwargs) -> None:
+        """Configure training (Keras ``compile``).
+
+        Args:
+            optimizer: an Optimizer or its name.
+            loss: a name, a Loss, any ``fn(y_true, y_pred)``; for several outputs one
+                for all, a list per output or a dict by output name (``None``: no loss).
+            metrics: a list (``["accuracy"]`` picks binary/categorical/sparse accuracy
+                from the loss); for several outputs a list of lists or a dict.
+            loss_weights: the weight of each output's loss (list or dict).
+        """
+        unknown = set(kwargs) - {"weighted_metrics", "run_eagerly", "jit_compile",
+                                 "steps_per_execution", "auto_scale_loss"}
+        if unknown:
+            raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(unknown)}")
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'; "
+                             f"accepted names: {losses_module.names()}")
+        names = self.output_names
+        specs = _per_output(loss, names, "loss")
+        if all(s is None for s in specs):
+            raise ValueError(f"compile(loss=...) gives no loss to any output of {names}")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.compiled_losses = [None if s is None else losses_module.get(s) for s in specs]
+        weights = _per_output(loss_weights, names, "loss_weights") if loss_weights is not None \
+            else [1.0] * len(names)
+        self._loss_weights = [1.0 if w is None else float(w) for w in weights]
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics) and \
+                not isinstance(metrics, (list, tuple, dict)):
+            metrics = [metrics]
+        if isinstance(metrics, dict) or (len(names) > 1 and metrics and
+                                         all(isinstance(m, (list, tuple)) or m is None
+                                             for m in metrics)):
+            per_output = _per_output(metrics, names, "metrics")
+        else:
+            per_output = [list(metrics)] * len(names)
+        self._metric_specs = []
+        for k, specs_k in enumerate(per_output):
+            specs_k = [specs_k] if isinstance(specs_k, (str, metrics_module.Metric)) \
+                else list(specs_k or [])
+            resolved = []
+            for m in specs_k:
+                if isinstance(m, str):  # validate names now; 'accuracy' is resolved on data
+                    metrics_module.get(m, self.compiled_losses[k], output_shape=(None, 2))
+                    resolved.append(m)
+                else:
+                    resolved.append(metrics_module.get(m))
+            self._metric_specs.append(resolved)
+        self._compile_config = {"loss": specs, "metrics": per_output, "loss_weights": weights}
+        self._train_metrics = self._test_metrics = None
+        self.compiled = True
+        if self.built:
+            self.prepare_training()
+
+    @property
+    def loss(self):
+        """The loss (the first output's; see ``compiled_losses`` for all of them)."""
+        for loss in self.compiled_losses:
+            if loss is not None:
+                return loss
+        return None
+
+    def _configure_fusion(self) -> None:
+        """Start the backward pass from the logits where an output layer's activation is
+        the one its loss fuses with (stable for any logits)."""
+        for layer in self.layers:
+            if isinstance(layer, ActivationMixin):
+                layer.keep_logits = False
+        self._fused = []
+        for k, loss in enumerate(self.compiled_losses):
+            layer = self.fusable_layer(k)
+            fused = (isinstance(layer, ActivationMixin) and loss is not None
+                     and loss.fused_activation is not None and not loss.from_logits
+                     and layer.activation.name == loss.fused_activation
+                     and layer.activity_regularizer is None)
+            if fused:
+                layer.keep_logits = True
+            self._fused.append(layer if fused else None)
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise ValueError(f"The model must be compiled before {what}: call "
+                             "model.compile(optimizer=..., loss=..., metrics=[...]) first")
+
+    # -- flat parameter buffers ---------------------------------------------------------
+    def optimizer_parameters(self) -> list[Parameter]:
+        """The weights an optimizer keeps state for: all but those created with
+        ``trainable=False`` (BatchNormalization's moving statistics)."""
+        frozen: set[int] = set()
+        stack, seen = [self], set()
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            frozen |= layer._always_frozen
+            stack.extend(layer._sublayers())
+        return [p for p in self.parameters() if id(p) not in frozen]
+
+    def flatten_parameters(self) -> None:
+        """Move the weights into one flat buffer per dtype (each Parameter's ``data`` and
+        ``grad`` become views), so an optimizer step is a few whole-buffer operations.
+        Done again when another model moved a shared weight into its own buffer."""
+        params = self.optimizer_parameters()
+        if self._flat and len(params) == len(self._flat_params) and all(
+                p is q and _views(p, self._flat) for p, q in zip(params, self._flat_params)):
+            return
+        groups: dict[str, list[Parameter]] = {}
+        for p in params:
+            groups.setdefault(p.dtype.str, []).append(p)
+        self._flat = []
+        for group in groups.values():
+            total = sum(p.size for p in group)
+            data = np.empty(total, dtype=group[0].dtype)
+            grad = np.zeros(total, dtype=group[0].dtype)
+            offset = 0
+            for p in group:
+                end = offset + p.size
+                p.rebind(data[offset:end].reshape(p.shape), grad[offset:end].reshape(p.shape))
+                offset = end
+            self._flat.append((data, grad))
+        self._flat_params = params
+
+    # -- metrics ------------------------------------------------------------------------
+    def resolve_metrics(self, ys) -> list[list]:
+        """The metric objects per output (``"accuracy"`` resolved from loss and data)."""
+        if self._train_metrics is None:
+            shapes = self.output_shapes
+            resolved = [[metrics_module.get(m, self.compiled_losses[k], ys[k] if ys else None,
+                                            shapes[k]) if isinstance(m, str) else m
+                         for m in specs] for k, specs in enumerate(self._metric_specs)]
+            multi = len(self.output_names) > 1
+            for k, ms in enumerate(resolved):
+                for m in ms:
+                    if multi and not getattr(m, "_output_prefixed", False):
+                        m.name = f"{self.output_names[k]}_{m.name}"
+                        m._output_prefixed = True
+            self._train_metrics = resolved
+            self._test_metrics = copy.deepcopy(resolved)
+        return self._train_metrics
+
+    @property
+    def metrics_names(self) -> list[str]:
+        names = ["loss"]
+        if len(self.output_names) > 1:
+            names += [f"{n}_loss" for n, loss in zip(self.output_names, self.compiled_losses)
+                      if loss is not None]
+        source = self._train_metrics if self._train_metrics is not None else self._metric_specs
+        for ms in source:
+            names += [m if isinstance(m, str) else m.name for m in ms]
+        return names
+
+    def step_logs(self, loss_value: float, metrics: list[list]) -> dict:
+        """``{"loss": ..., "<output>_loss": ..., "<metric>": ...}`` after a step."""
+        logs = {"loss": loss_value}
+        if len(self.output_names) > 1:
+            for name, value in zip(self.output_names, self._output_losses):
+                if value is not None:
+                    logs[f"{name}_loss"] = value
+        for ms in metrics:
+            for m in ms:
+                logs[m.name] = float(m.result())
+        return logs
+
+    def update_metrics(self, metrics: list[list], ys) -> None:
+        for k, ms in enumerate(metrics):
+            for m in ms:
+                m.update_state(ys[k], self.last_outputs[k])
+
+    # -- steps ----------------------------------------------------------------------------
+    def _losses_and_douts(self, ys, outs, need_grad: bool) -> tuple[float, list]:
+        total = 0.0
+        douts: list = []
+        self._output_losses = []
+        for k, loss in enumerate(self.compiled_losses):
+            if loss is None or ys[k] is None:
+                douts.append(None)
+                self._output_losses.append(None)
+                continue
+            weight = self._loss_weights[k]
+            fused = self._fused[k] if k < len(self._fused) else None
+            if fused is not None:
+                value, grad = loss.from_logits_grad(ys[k], fused.logits, outs[k])
+            elif need_grad:
+                value, grad = loss.value_and_gradient(ys[k], outs[k])
+            else:
+                value, grad = loss.value(ys[k], outs[k]), None
+            self._output_losses.append(value)
+            total += weight * value
+            douts.append(grad if grad is None or weight == 1.0 else grad * weight)
+        return total, douts
+
+    def forward_backward(self, xs, ys, training: bool = True) -> float:
+        """One forward and backward pass on a batch of *prepared* inputs and targets
+        (lists, one array per input/output). Zeroes the gradients first; returns the
+        total loss (weighted data losses + penalties)."""
+        self.zero_grad()
+        outs, run = self.run_graph(xs, training, record=True)
+        self.last_outputs = outs
+        value, douts = self._losses_and_douts(ys, outs, need_grad=True)
+        self.backprop(run, douts, [f is not None for f in self._fused])
+        value += run.penalty
+        if self._has_regularizers:
+            value += self.weight_penalty()
+            for p in self.parameters():
+                if p.regularizer is not None and p.trainable:
+                    p.regularizer.add_gradient(p.data, p.grad)
+        return value
+
+    def train_step(self, xs, ys) -> float:
+        """forward_backward, a divergence check, then one optimizer step."""
+        value = self.forward_backward(xs, ys, training=True)
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"loss is {value}")
+        for _, grad in self._flat:
+            if not math.isfinite(float(np.add.reduce(grad))):
+                raise TrainingDiverged("a gradient is NaN or infinite")
+        self.optimizer.step(self.trainable_weights)
+        return value
+
+    def test_step(self, xs, ys) -> float:
+        outs, run = self.run_graph(xs, False, record=False)
+        self.last_outputs = outs
+        value, _ = self._losses_and_douts(ys, outs, need_grad=False)
+        value += run.penalty
+        if self._has_regularizers:
+            value += self.weight_penalty()
+        return value
+
+    @property
+    def _has_regularizers(self) -> bool:
+        return any(p.regularizer is not None for p in self.parameters())
+
+    def weight_penalty(self) -> float:
+        """Sum of the kernel/bias regularizer penalties."""
+        return sum(p.penalty() for p in self.parameters() if p.regularizer is not None)
+
+    def prepare_training(self) -> None:
+        """Before a loop: flat buffers and fusion match the model's current layers."""
+        self.flatten_parameters()
+        self._configure_fusion()
+
+    # -- the Keras training API (the loops live in neuralab.training.loops) -------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a :class:`~neuralab.callbacks.History`.
+
+        Reshuffles every epoch (with ``model.rng``), uses the last partial batch, gathers
+        each batch into a reused buffer (no copy of the training set per epoch), runs
+        ``callbacks`` in Keras order and records ``loss``, metrics, ``val_*`` and ``lr``.
+        A NaN/inf loss stops training with a warning naming the epoch and batch; the
+        weights from the last finite step are kept.
+        """
+        from .loops import fit
+        return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                   callbacks=callbacks, validation_split=validation_split,
+                   validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
+                   validation_batch_size=validation_batch_size, validation_freq=validation_freq)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
+                 callbacks=None):
+        """Loss (+ metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]``, or a dict."""
+        from .loops import evaluate
+        return evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                        return_dict=return_dict, callbacks=callbacks)
+
+    def predict(self, x, batch_size=None, verbose=0, callbacks=None):
+        """Outputs for ``x`` in batches of ``batch_size`` (default 32): an array, or a
+        list/dict of arrays for a model with several outputs."""
+        from .loops import predict
+        return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
+
+    def train_on_batch(self, x, y, reset_metrics=True, return_dict=False):
+        """One optimizer step on this batch; returns its loss (and metrics)."""
+        from .loops import train_on_batch
+        return train_on_batch(self, x, y, reset_metrics=reset_metrics, return_dict=return_dict)
+
+    def test_on_batch(self, x, y, reset_metrics=True, return_dict=False):
+        from .loops import test_on_batch
+        return test_on_batch(self, x, y, reset_metrics=reset_metrics, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        n = len(x[0] if isinstance(x, (list, tuple)) else
+                next(iter(x.values())) if isinstance(x, dict) else x)
+        return self.predict(x, batch_size=max(1, n))
+
+    def compute_gradients(self, x, y, training: bool = True):
+        """``(loss, grads)`` for the batch ``(x, y)``; ``grads`` aligned with
+        :meth:`get_weights` (zeros for weights that get no gradient: frozen layers and
+        BatchNormalization moving statistics). Needs ``compile`` (for the loss)."""
+        if not self.compiled:
+            raise ValueError("compute_gradients needs the loss: call model.compile(loss=...) first")
+        xs = prepare_inputs(self, x)
+        ys = prepare_targets(self, y, len(xs[0]))
+        self.prepare_training()
+        self.set_buffer_reuse(False)
+        value = self.forward_backward(xs, ys, training=training)
+        grads = [p.grad.copy() if p.trainable else np.zeros_like(p.data)
+                 for p in self.parameters()]
+        return value, grads
+
+
+def _views(p: Parameter, flat) -> bool:
+    return any(p.data.base is data for data, _ in flat)
