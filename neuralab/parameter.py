@@ -32,7 +32,7 @@ class Parameter(Tensor):
         self._prev = ()
         self._backward = None
         self.op = ""
-        self._grad = np.zeros_like(data)
+        self._grad = np.zeros(data.shape, data.dtype)  # calloc: untouched pages until used
         self._stale = False
         self.name = name
         self.trainable = trainable
