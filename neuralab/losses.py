@@ -21,8 +21,8 @@ import numpy as np
 
 from . import activations, backend, ops
 from .functional import log_softmax, softplus
-from .tensor import Tensor, as_tensor, enable_grad, no_grad
 from .registry import Registry
+from .tensor import Tensor, as_tensor, enable_grad, no_grad
 
 __all__ = [
     "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
@@ -115,9 +115,10 @@ class Loss:
             if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1 \
                     and y_true.shape == y_pred.shape[:-1]:
                 y_true = y_true.reshape(y_pred.shape)
-            else:
+            elif self.has_own_gradient:
                 raise ValueError(f"{self.name}: targets of shape {y_true.shape} do not match "
                                  f"predictions of shape {y_pred.shape}")
+            # your own call(y_true, y_pred) decides which target shapes it takes (Keras)
         return _as_float(y_true, y_pred)
 
     def get_config(self) -> dict:
@@ -348,11 +349,11 @@ def check_labels(y_true, y_pred: np.ndarray, who: str) -> np.ndarray:
                          f"{y_true.shape}{hint}")
     if y_true.dtype == bool:
         y_true = y_true.astype(np.intp)
-    if not np.issubdtype(y_true.dtype, np.integer):
-        if not np.issubdtype(y_true.dtype, np.number) or not np.all(np.isfinite(y_true)) \
-                or np.any(y_true != np.round(y_true)):
-            raise ValueError(f"{who}: labels must be integers in [0, {k}), got dtype {y_true.dtype} "
-                             "with non-integer values")
+    if not np.issubdtype(y_true.dtype, np.integer) and (
+            not np.issubdtype(y_true.dtype, np.number) or not np.all(np.isfinite(y_true))
+            or np.any(y_true != np.round(y_true))):
+        raise ValueError(f"{who}: labels must be integers in [0, {k}), got dtype {y_true.dtype} "
+                         "with non-integer values")
     if y_true.size and (y_true.min() < 0 or y_true.max() >= k):
         raise ValueError(f"{who}: labels must be integers in [0, {k}) for {k} outputs, got values "
                          f"in [{y_true.min():g}, {y_true.max():g}]")

@@ -3,8 +3,7 @@
 ``neuralab.models``."""
 
 from .data import nonfinite_rows, prepare_inputs, prepare_targets
-from .loops import (TrainingDivergedWarning, evaluate, fit, predict, test_on_batch,
-                    train_on_batch)
+from .loops import TrainingDivergedWarning, evaluate, fit, predict, test_on_batch, train_on_batch
 from .trainer import Trainer, TrainingDiverged
 
 __all__ = ["Trainer", "TrainingDiverged", "TrainingDivergedWarning", "fit", "evaluate",

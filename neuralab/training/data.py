@@ -122,3 +122,45 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
         template = np.broadcast_to(np.zeros((), dtype=model.dtype), (n,) + tuple(shape[1:]))
         out.append(loss.check_targets(array, template))
     return out
+
+
+def prepare_sample_weights(model, sample_weight, class_weight, ys, n: int
+                           ) -> list[np.ndarray | None] | None:
+    """Per-sample loss weights for each output (``None``: unweighted), from
+    ``sample_weight`` (an array, or a list/dict per output) and ``class_weight``
+    (``{class: weight}``, single-output models, read from the targets' class ids)."""
+    if sample_weight is None and class_weight is None:
+        return None
+    names = model.output_names
+    if sample_weight is not None:
+        given = _named(sample_weight, names, "output", allow_single=True) \
+            if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1 \
+            else [sample_weight] + [None] * (len(names) - 1)
+    else:
+        given = [None] * len(names)
+    weights: list[np.ndarray | None] = []
+    for name, w in zip(names, given):
+        if w is None:
+            weights.append(None)
+            continue
+        w = np.asarray(w, dtype=np.float64)
+        if w.ndim != 1 or len(w) != n:
+            raise ValueError(f"sample_weight for output {name!r} must have shape ({n},), got "
+                             f"{w.shape}")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"sample_weight for output {name!r} must be finite and >= 0")
+        weights.append(w)
+    if class_weight is not None:
+        if len(names) > 1:
+            raise ValueError("class_weight is only supported for models with a single output; "
+                             "pass sample_weight per output instead")
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class: weight}}, got "
+                            f"{type(class_weight).__name__}")
+        y = ys[0]
+        ids = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else \
+            np.rint(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        from_classes = np.array([table.get(int(c), 1.0) for c in ids.ravel()], dtype=np.float64)
+        weights[0] = from_classes if weights[0] is None else weights[0] * from_classes
+    return weights

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from ..datasets.batching import RowGatherer, batch_slices
-from .data import prepare_inputs, prepare_targets
+from .data import prepare_inputs, prepare_sample_weights, prepare_targets
 from .trainer import TrainingDiverged
 
 
@@ -73,7 +73,7 @@ class _Mean:
         return model.step_logs(self.total / count, metrics)
 
 
-def _run_test_loop(model, xs, ys, batch_size: int, cbs=None) -> dict:
+def _run_test_loop(model, xs, ys, batch_size: int, cbs=None, sws=None, steps=None) -> dict:
     metrics = model._test_metrics
     for ms in metrics:
         for m in ms:
@@ -81,12 +81,13 @@ def _run_test_loop(model, xs, ys, batch_size: int, cbs=None) -> dict:
     n = len(xs[0])
     batches_x = _Batches(xs, [model.dtype] * len(xs), batch_size)
     mean = _Mean(len(ys))
-    for step, index in enumerate(batch_slices(n, batch_size)):
+    for step, index in enumerate(batch_slices(n, batch_size)[:steps]):
         if cbs is not None:
             cbs.call("on_test_batch_begin", step, None)
         xb = batches_x.rows(index)
         yb = [None if y is None else y[index] for y in ys]
-        value = model.test_step(xb, yb)
+        swb = None if sws is None else [None if w is None else w[index] for w in sws]
+        value = model.test_step(xb, yb, swb)
         mean.add(model, value, len(xb[0]))
         model.update_metrics(metrics, yb)
         if cbs is not None:
@@ -96,12 +97,24 @@ def _run_test_loop(model, xs, ys, batch_size: int, cbs=None) -> dict:
 
 def _validation(model, validation_data):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ValueError("validation_data must be a tuple (x_val, y_val)")
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                         "sample_weight_val)")
     xs = prepare_inputs(model, validation_data[0])
     if len(xs[0]) == 0:
         raise ValueError("validation_data is empty (0 samples): pass samples to validate on, "
                          "or leave validation_data out")
-    return xs, prepare_targets(model, validation_data[1], len(xs[0]))
+    ys = prepare_targets(model, validation_data[1], len(xs[0]))
+    sws = prepare_sample_weights(model, validation_data[2], None, ys, len(xs[0])) \
+        if len(validation_data) == 3 else None
+    return xs, ys, sws
+
+
+def _steps(value, name: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    return int(value)
 
 
 def _split(arrays, start: int, stop: int | None):
@@ -109,21 +122,27 @@ def _split(arrays, start: int, stop: int | None):
 
 
 def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
         validation_batch_size=None, validation_freq=1):
     model._require_compiled("fit")
+    steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch")
+    validation_steps = _steps(validation_steps, "validation_steps")
     verbose = _verbosity(verbose)
     batch_size = _batch_size(batch_size)
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     xs = prepare_inputs(model, x)
     ys = prepare_targets(model, y, len(xs[0]))
+    sws = prepare_sample_weights(model, sample_weight, class_weight, ys, len(xs[0]))
     if validation_data is None and validation_split:
         if not 0 < validation_split < 1:
             raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
         split = int(len(xs[0]) * (1 - validation_split))  # Keras: the last samples, unshuffled
-        validation = (_split(xs, split, None), _split(ys, split, None))
+        validation = (_split(xs, split, None), _split(ys, split, None),
+                      None if sws is None else _split(sws, split, None))
         xs, ys = _split(xs, 0, split), _split(ys, 0, split)
+        sws = None if sws is None else _split(sws, 0, split)
         if len(validation[0][0]) == 0:
             raise ValueError(f"validation_split={validation_split} leaves no validation "
                              f"samples out of {len(xs[0])}")
@@ -147,13 +166,14 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
     all_callbacks = user_callbacks + [history]
     if verbose:
         all_callbacks.append(callbacks_module.ProgressLogger(verbose))
-    steps = math.ceil(n / batch_size)
+    slices = batch_slices(n, batch_size)[:steps_per_epoch]
+    steps = len(slices)
     cbs = callbacks_module.CallbackList(
         all_callbacks, model, {"epochs": epochs, "steps": steps, "verbose": verbose,
                                "batch_size": batch_size, "samples": n})
     batches_x = _Batches(xs, [model.dtype] * len(xs), batch_size)
     batches_y = _Batches(ys, [None if y is None else y.dtype for y in ys], batch_size)
-    slices = batch_slices(n, batch_size)
+    batches_w = None if sws is None else _Batches(sws, [np.float64] * len(sws), batch_size)
 
     model.stop_training = False
     model.set_buffer_reuse(True)
@@ -178,10 +198,11 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
                 if order is not None:
                     index = order[index]
                 xb, yb = batches_x.rows(index), batches_y.rows(index)
+                swb = None if batches_w is None else batches_w.rows(index)
                 if batch_cbs:
                     cbs.call_batch("on_train_batch_begin", step, {})
                 try:
-                    value = model.train_step(xb, yb)
+                    value = model.train_step(xb, yb, swb)
                 except TrainingDiverged as error:
                     _report_divergence(model, history, epoch, step, steps, str(error), snapshot)
                     diverged = True
@@ -196,7 +217,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
                 break
             logs = mean.logs(model, metrics)
             if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = _run_test_loop(model, validation[0], validation[1], val_batch)
+                val_logs = _run_test_loop(model, validation[0], validation[1], val_batch,
+                                          sws=validation[2], steps=validation_steps)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             logs["lr"] = model.optimizer.learning_rate
             cbs.call("on_epoch_end", epoch, logs)
@@ -225,7 +247,8 @@ def _report_divergence(model, history, epoch: int, step: int, steps: int, reason
     warnings.warn(message, TrainingDivergedWarning, stacklevel=4)
 
 
-def evaluate(model, x, y, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
+def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+             return_dict=False, callbacks=None):
     model._require_compiled("evaluate")
     verbose = _verbosity(verbose)
     batch_size = _batch_size(batch_size)
@@ -234,13 +257,15 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", return_dict=False, ca
         raise ValueError("Cannot evaluate on an empty dataset (0 samples): the loss and "
                          "metrics of no samples are undefined")
     ys = prepare_targets(model, y, len(xs[0]))
+    sws = prepare_sample_weights(model, sample_weight, None, ys, len(xs[0]))
+    steps = _steps(steps, "steps")
     model.prepare_training()
     model.resolve_metrics(ys)
     cbs = callbacks_module.CallbackList(callbacks or [], model, {"verbose": verbose})
     cbs.call("on_test_begin", None)
     model.set_buffer_reuse(True)
     try:
-        logs = _run_test_loop(model, xs, ys, batch_size, cbs if callbacks else None)
+        logs = _run_test_loop(model, xs, ys, batch_size, cbs if callbacks else None, sws, steps)
     finally:
         model.set_buffer_reuse(False)
     cbs.call("on_test_end", logs)
@@ -288,15 +313,17 @@ def predict(model, x, batch_size=None, verbose=0, callbacks=None):
     return model.structure_outputs(outs)
 
 
-def train_on_batch(model, x, y, reset_metrics=True, return_dict=False):
+def train_on_batch(model, x, y, sample_weight=None, class_weight=None, reset_metrics=True,
+                   return_dict=False):
     model._require_compiled("train_on_batch")
     xs = prepare_inputs(model, x)
     ys = prepare_targets(model, y, len(xs[0]))
+    sws = prepare_sample_weights(model, sample_weight, class_weight, ys, len(xs[0]))
     model.prepare_training()
     metrics = model.resolve_metrics(ys)
     tracker = _loss_tracker(model, "_train_loss", reset_metrics, metrics)
     try:
-        value = model.train_step([np.asarray(v, dtype=model.dtype) for v in xs], ys)
+        value = model.train_step([np.asarray(v, dtype=model.dtype) for v in xs], ys, sws)
     except TrainingDiverged as error:
         raise FloatingPointError(f"train_on_batch: {error}; the weights were not updated. "
                                  "The learning rate may be too high.") from None
@@ -305,15 +332,16 @@ def train_on_batch(model, x, y, reset_metrics=True, return_dict=False):
     return _pack(model.step_logs(tracker.result(), metrics), return_dict)
 
 
-def test_on_batch(model, x, y, reset_metrics=True, return_dict=False):
+def test_on_batch(model, x, y, sample_weight=None, reset_metrics=True, return_dict=False):
     model._require_compiled("test_on_batch")
     xs = prepare_inputs(model, x)
     ys = prepare_targets(model, y, len(xs[0]))
+    sws = prepare_sample_weights(model, sample_weight, None, ys, len(xs[0]))
     model.prepare_training()
     model.resolve_metrics(ys)
     metrics = model._test_metrics
     tracker = _loss_tracker(model, "_test_loss", reset_metrics, metrics)
-    value = model.test_step([np.asarray(v, dtype=model.dtype) for v in xs], ys)
+    value = model.test_step([np.asarray(v, dtype=model.dtype) for v in xs], ys, sws)
     tracker.update_state(value, len(xs[0]))
     model.update_metrics(metrics, ys)
     return _pack(model.step_logs(tracker.result(), metrics), return_dict)

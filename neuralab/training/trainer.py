@@ -26,7 +26,9 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..layers.dense import ActivationMixin
+from .. import ops
 from ..parameter import Parameter
+from ..tensor import Tensor, as_tensor, enable_grad
 from .data import prepare_inputs, prepare_targets
 
 
@@ -245,7 +247,8 @@ class Trainer:
                 m.update_state(ys[k], self.last_outputs[k])
 
     # -- steps ----------------------------------------------------------------------------
-    def _losses_and_douts(self, ys, outs, need_grad: bool) -> tuple[float, list]:
+    def _losses_and_douts(self, ys, outs, need_grad: bool, sample_weights=None
+                          ) -> tuple[float, list]:
         total = 0.0
         douts: list = []
         self._output_losses = []
@@ -256,7 +259,10 @@ class Trainer:
                 continue
             weight = self._loss_weights[k]
             fused = self._fused[k] if k < len(self._fused) else None
-            if fused is not None:
+            sw = None if sample_weights is None else sample_weights[k]
+            if sw is not None:
+                value, grad = _weighted_loss(loss, fused, ys[k], outs[k], sw, need_grad)
+            elif fused is not None:
                 value, grad = loss.from_logits_grad(ys[k], fused.logits, outs[k])
             elif need_grad:
                 value, grad = loss.value_and_gradient(ys[k], outs[k])
@@ -267,14 +273,15 @@ class Trainer:
             douts.append(grad if grad is None or weight == 1.0 else grad * weight)
         return total, douts
 
-    def forward_backward(self, xs, ys, training: bool = True) -> float:
+    def forward_backward(self, xs, ys, training: bool = True, sample_weights=None) -> float:
         """One forward and backward pass on a batch of *prepared* inputs and targets
-        (lists, one array per input/output). Zeroes the gradients first; returns the
-        total loss (weighted data losses + penalties)."""
+        (lists, one array per input/output; ``sample_weights`` likewise, ``None`` or
+        ``None`` entries for unweighted). Zeroes the gradients first; returns the total
+        loss (weighted data losses + penalties)."""
         self.zero_grad()
         outs, run = self.run_graph(xs, training, record=True)
         self.last_outputs = outs
-        value, douts = self._losses_and_douts(ys, outs, need_grad=True)
+        value, douts = self._losses_and_douts(ys, outs, True, sample_weights)
         self.backprop(run, douts, [f is not None for f in self._fused])
         value += run.penalty
         if self._has_regularizers:
@@ -284,9 +291,9 @@ class Trainer:
                     p.regularizer.add_gradient(p.data, p.grad)
         return value
 
-    def train_step(self, xs, ys) -> float:
+    def train_step(self, xs, ys, sample_weights=None) -> float:
         """forward_backward, a divergence check, then one optimizer step."""
-        value = self.forward_backward(xs, ys, training=True)
+        value = self.forward_backward(xs, ys, True, sample_weights)
         if not math.isfinite(value):
             raise TrainingDiverged(f"loss is {value}")
         for _, grad in self._flat:
@@ -295,10 +302,10 @@ class Trainer:
         self.optimizer.step(self.trainable_weights)
         return value
 
-    def test_step(self, xs, ys) -> float:
+    def test_step(self, xs, ys, sample_weights=None) -> float:
         outs, run = self.run_graph(xs, False, record=False)
         self.last_outputs = outs
-        value, _ = self._losses_and_douts(ys, outs, need_grad=False)
+        value, _ = self._losses_and_douts(ys, outs, False, sample_weights)
         value += run.penalty
         if self._has_regularizers:
             value += self.weight_penalty()
@@ -319,28 +326,35 @@ class Trainer:
 
     # -- the Keras training API (the loops live in neuralab.training.loops) -------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns a :class:`~neuralab.callbacks.History`.
 
         Reshuffles every epoch (with ``model.rng``), uses the last partial batch, gathers
         each batch into a reused buffer (no copy of the training set per epoch), runs
         ``callbacks`` in Keras order and records ``loss``, metrics, ``val_*`` and ``lr``.
-        A NaN/inf loss stops training with a warning naming the epoch and batch; the
-        weights from the last finite step are kept.
+        ``sample_weight`` (per sample, or per output) and ``class_weight`` (``{class:
+        weight}``) weight each sample's loss (Keras: ``sum(w * loss) / N``);
+        ``steps_per_epoch``/``validation_steps`` cap the batches per epoch. A NaN/inf
+        loss stops training with a warning naming the epoch and batch, and the weights
+        of the start of that epoch are put back.
         """
         from .loops import fit
         return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                    callbacks=callbacks, validation_split=validation_split,
-                   validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
+                   validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                   sample_weight=sample_weight, initial_epoch=initial_epoch,
+                   steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                    validation_batch_size=validation_batch_size, validation_freq=validation_freq)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 callbacks=None):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, return_dict=False, callbacks=None):
         """Loss (+ metrics) on ``(x, y)``: a float, a list ``[loss, *metrics]``, or a dict."""
         from .loops import evaluate
         return evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
-                        return_dict=return_dict, callbacks=callbacks)
+                        sample_weight=sample_weight, steps=steps, return_dict=return_dict,
+                        callbacks=callbacks)
 
     def predict(self, x, batch_size=None, verbose=0, callbacks=None):
         """Outputs for ``x`` in batches of ``batch_size`` (default 32): an array, or a
@@ -348,14 +362,17 @@ class Trainer:
         from .loops import predict
         return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
 
-    def train_on_batch(self, x, y, reset_metrics=True, return_dict=False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, reset_metrics=True,
+                       return_dict=False):
         """One optimizer step on this batch; returns its loss (and metrics)."""
         from .loops import train_on_batch
-        return train_on_batch(self, x, y, reset_metrics=reset_metrics, return_dict=return_dict)
+        return train_on_batch(self, x, y, sample_weight=sample_weight, class_weight=class_weight,
+                              reset_metrics=reset_metrics, return_dict=return_dict)
 
-    def test_on_batch(self, x, y, reset_metrics=True, return_dict=False):
+    def test_on_batch(self, x, y, sample_weight=None, reset_metrics=True, return_dict=False):
         from .loops import test_on_batch
-        return test_on_batch(self, x, y, reset_metrics=reset_metrics, return_dict=return_dict)
+        return test_on_batch(self, x, y, sample_weight=sample_weight,
+                             reset_metrics=reset_metrics, return_dict=return_dict)
 
     def predict_on_batch(self, x):
         n = len(x[0] if isinstance(x, (list, tuple)) else
@@ -376,6 +393,29 @@ class Trainer:
         grads = [p.grad.copy() if p.trainable else np.zeros_like(p.data)
                  for p in self.parameters()]
         return value, grads
+
+
+def _weighted_loss(loss, fused, y, out, sw, need_grad: bool):
+    """Keras' weighted mean ``sum(w_i * l_i) / N`` and its gradient: each sample's row of
+    the unweighted gradient (of the mean) scaled by its weight."""
+    if not loss.has_own_gradient:
+        p = Tensor(out, requires_grad=need_grad)
+        with enable_grad():
+            per = as_tensor(loss.call(Tensor(y), p))
+            w = sw.reshape(sw.shape + (1,) * (per.ndim - 1)).astype(per.dtype, copy=False)
+            total = ops.mean(per * w)
+        if not need_grad:
+            return float(total.data), None
+        total.backward()
+        return float(total.data), p.grad
+    per = loss.call(y, out)
+    w = sw.reshape(sw.shape + (1,) * (per.ndim - 1))
+    value = float(np.mean(per * w))
+    if not need_grad:
+        return value, None
+    grad = loss.from_logits_grad(y, fused.logits, out)[1] if fused is not None \
+        else loss.gradient(y, out)
+    return value, grad * sw.reshape(sw.shape + (1,) * (grad.ndim - 1)).astype(grad.dtype)
 
 
 def _views(p: Parameter, flat) -> bool:
