@@ -16,8 +16,10 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from .pooling1d import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D,
                         GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
+from .recurrent import GRU, LSTM, SimpleRNN
 from .resampling import UpSampling2D, ZeroPadding2D
 from .reshape import Flatten, Reshape
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "register", "get_layer_class", "Input", "InputLayer", "Dense", "Activation",
            "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "SpatialDropout2D",
@@ -28,4 +30,5 @@ __all__ = ["Layer", "register", "get_layer_class", "Input", "InputLayer", "Dense
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
-           "ZeroPadding2D", "UpSampling2D", "Rescaling", "Lambda", "LayerNormalization"]
+           "ZeroPadding2D", "UpSampling2D", "Rescaling", "Lambda", "LayerNormalization",
+           "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]

@@ -1,0 +1,467 @@
+"""Recurrent layers (Keras ``SimpleRNN``, ``LSTM``, ``GRU``) with backpropagation through time.
+
+Every layer reads a batch of sequences ``x`` (N, T, D) and runs one step per time index:
+the input side of all steps is one matrix product ``x @ Wx + b`` (N, T, G*H) before the loop
+(G gates of H units), the recurrent side ``h @ Wh`` is one product per step. Backward walks
+the steps in reverse, keeping per step only the gradient of the gate pre-activations
+``dz`` (N, T, G*H); the weight gradients are then one product each over all steps:
+``dWx = x^T dz``, ``dWh = h_prev^T dz``, ``db = sum dz``, ``dx = dz Wx^T``.
+
+Weights follow Keras 3: ``kernel`` Wx (D, G*H), ``recurrent_kernel`` Wh (H, G*H) and
+``bias``, gates side by side along the last axis in Keras order (LSTM ``i, f, c, o``;
+GRU ``z, r, h``). PyTorch's ``weight_ih`` is ``Wx.T`` (its GRU orders the gates ``r, z, n``).
+
+Outputs: the last ``h`` (N, H), all of them (N, T, H) with ``return_sequences``, and with
+``return_state`` a list ``[output, h]`` (``[output, h, c]`` for LSTM); ``backward`` then
+takes a list of gradients with ``None`` for outputs nobody used. With ``go_backwards`` the
+sequence is read from its end and the outputs come in that (reversed) order, as in Keras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers, regularizers
+from .base import Layer, format_shape, register
+
+
+class Orthogonal(initializers.Initializer):
+    """Keras' ``Orthogonal(gain=1.0)``: a random matrix with orthonormal rows or columns.
+
+    The shape is flattened to (prod(shape[:-1]), shape[-1]); ``q`` of the QR decomposition
+    of a normal matrix, with the signs of ``diag(r)`` folded in so the draw is uniform.
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def sample(self, shape, rng):
+        rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        cols = shape[-1] if shape else 1
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
+
+
+def _ensure_orthogonal_registered() -> None:
+    """Make ``"orthogonal"`` resolvable by :func:`neuralab.initializers.get` (and loadable)
+    unless :mod:`neuralab.initializers` already provides it."""
+    try:
+        initializers.get("orthogonal")
+    except ValueError:
+        initializers._REGISTRY.register(Orthogonal, "orthogonal")
+
+
+_ensure_orthogonal_registered()
+
+
+class Recurrent(Layer):
+    """Base of the recurrent layers: the Keras arguments, the weights, the shapes, and the
+    work shared by every cell (input-side product, outputs, weight gradients).
+
+    A subclass sets ``gates`` and ``state_names`` and writes two loops:
+    ``_scan(xw)`` -> (hs (N, T, H), final states) keeping its per-step values in
+    ``self._steps``, and ``_backward_through_time(dhs, dstates)`` -> (dz for the input
+    side (N, T, G*H), dL/d(recurrent bias) or ``None``), adding into ``recurrent_kernel``.
+    """
+
+    gates = 1
+    state_names: tuple[str, ...] = ("h",)
+    #: one call's cache: the (possibly reversed) input, all hidden states, per-step values
+    _cache_attrs = ("_x", "_hs", "_steps")
+
+    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        kind = type(self).__name__
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"{kind} units must be a positive integer, got {units!r}")
+        if dropout or recurrent_dropout:
+            raise ValueError(f"{kind}: dropout and recurrent_dropout are not supported yet "
+                             f"(got {dropout}, {recurrent_dropout}); put a Dropout layer before "
+                             "or after the recurrent layer")
+        if stateful:
+            raise ValueError(f"{kind}: stateful=True is not supported")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.unroll = bool(unroll)  # one loop either way; kept for Keras configs
+        self.kernel = self.recurrent_kernel = self.bias = None
+
+    # -- weights and shapes -------------------------------------------------------------
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} expects sequences of shape (N, T, D) with a "
+                             f"known D, got {format_shape(input_shape)}")
+        super().build(input_shape)
+        width = self.units * self.gates
+        self.kernel = self.add_weight("kernel", (int(input_shape[-1]), width),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
+                                                self.recurrent_initializer,
+                                                self.recurrent_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init(),
+                                        self.bias_regularizer)
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self.units * self.gates,)
+
+    def _bias_init(self):
+        return self.bias_initializer
+
+    def compute_output_shape(self, input_shape):
+        n, t = input_shape[0], input_shape[1]
+        out = (n, t, self.units) if self.return_sequences else (n, self.units)
+        if not self.return_state:
+            return out
+        return [out] + [(n, self.units)] * len(self.state_names)
+
+    def _check_sequence(self, x) -> np.ndarray:
+        """Build on first use; then any length T, but the built feature size D."""
+        x = np.asarray(x)
+        if not self.built:
+            if x.ndim != 3:
+                raise ValueError(f"{type(self).__name__} expects sequences of shape (N, T, D), "
+                                 f"got an array of shape {x.shape}")
+            self.build((None,) + x.shape[1:])
+        d = self.input_shape[-1]
+        if x.ndim != 3 or x.shape[-1] != d:
+            raise ValueError(f"{type(self).__name__} {self.name!r} expected input of shape "
+                             f"(N, T, {d}), got {format_shape((None,) + x.shape[1:])}")
+        return x.astype(self.dtype, copy=False)
+
+    # -- computation --------------------------------------------------------------------
+    def forward(self, x, training=False):
+        x = self._check_sequence(x)
+        if self.go_backwards:
+            x = x[:, ::-1]
+        self._x = x
+        xw = x @ self.kernel.data  # the input side of every step at once, (N, T, G*H)
+        if self.use_bias:
+            xw += self._input_bias()
+        self._hs, states = self._scan(xw)
+        y = self._hs if self.return_sequences else self._hs[:, -1]
+        return [y] + states if self.return_state else y
+
+    def _input_bias(self) -> np.ndarray:
+        return self.bias.data
+
+    def backward(self, dout):
+        douts = list(dout) if isinstance(dout, (list, tuple)) else [dout]
+        dy, dstates = douts[0], douts[1:] + [None] * (len(self.state_names) + 1 - len(douts))
+        x, hs = self._x, self._hs
+        n, t, d = x.shape
+        dhs = np.zeros_like(hs)
+        if dy is not None:
+            if self.return_sequences:
+                dhs += dy
+            else:
+                dhs[:, -1] += dy
+        dz, drecurrent_bias = self._backward_through_time(dhs, dstates)
+        width = dz.shape[-1]
+        dz2 = dz.reshape(n * t, width)
+        if self.kernel.trainable:
+            self.kernel.accumulate_matmul(x.reshape(n * t, d).T, dz2)
+        if self.use_bias and self.bias.trainable:
+            db = dz2.sum(axis=0)
+            self.bias.accumulate(db if drecurrent_bias is None else np.stack([db, drecurrent_bias]))
+        if self.skip_input_grad:
+            return None
+        dx = (dz2 @ self.kernel.data.T).reshape(n, t, d)
+        return dx[:, ::-1] if self.go_backwards else dx
+
+    def _h_prev(self) -> np.ndarray:
+        """h_{t-1} for every step (N, T, H): the zero initial state, then hs[:, :-1]."""
+        hs = self._hs
+        h_prev = np.empty_like(hs)
+        h_prev[:, 0] = 0
+        h_prev[:, 1:] = hs[:, :-1]
+        return h_prev
+
+    def _accumulate_recurrent(self, h_prev: np.ndarray, dz: np.ndarray) -> None:
+        """dWh += sum_t h_{t-1}^T dz_t, as one product over all steps."""
+        if self.recurrent_kernel.trainable:
+            h = h_prev.shape[-1]
+            self.recurrent_kernel.accumulate_matmul(h_prev.reshape(-1, h).T,
+                                                    dz.reshape(-1, dz.shape[-1]))
+
+    def _scan(self, xw):
+        raise NotImplementedError
+
+    def _backward_through_time(self, dhs, dstates):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {
+            **super().get_config(), "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "return_sequences": self.return_sequences, "return_state": self.return_state,
+            "go_backwards": self.go_backwards, "unroll": self.unroll,
+        }
+
+
+@register
+class SimpleRNN(Recurrent):
+    """Fully connected recurrence (Keras ``SimpleRNN``, PyTorch ``nn.RNN``).
+
+    Math: ``h_t = f(x_t Wx + h_{t-1} Wh + b)``, f = ``activation`` (tanh); backward
+    ``da_t = (dh_t + da_{t+1} Wh^T) * f'(a_t)`` (f' from the output h_t).
+
+    Shape:
+        x: (N, T, D) -> (N, units), or (N, T, units) with ``return_sequences``.
+
+    Example:
+        >>> SimpleRNN(4)(np.zeros((2, 5, 3))).shape
+        (2, 4)
+    """
+
+    def __init__(self, units: int, activation="tanh", **kwargs):
+        kwargs.pop("recurrent_activation", None)
+        super().__init__(units, activation=activation, **kwargs)
+
+    def _scan(self, xw):
+        n, t, units = xw.shape
+        Wh = self.recurrent_kernel.data
+        hs = np.empty_like(xw)
+        h = np.zeros((n, units), xw.dtype)
+        for step in range(t):
+            a = xw[:, step] + h @ Wh
+            h = self.activation.forward(a, out=a)
+            hs[:, step] = h
+        self._steps = None
+        return hs, [h]
+
+    def _backward_through_time(self, dhs, dstates):
+        hs, Wh = self._hs, self.recurrent_kernel.data
+        da = np.empty_like(hs)
+        dh_next = np.zeros_like(hs[:, 0]) if dstates[0] is None else dstates[0]
+        for step in reversed(range(hs.shape[1])):
+            dh = dhs[:, step] + dh_next
+            da[:, step] = self.activation.backward(dh, hs[:, step])
+            dh_next = da[:, step] @ Wh.T
+        self._accumulate_recurrent(self._h_prev(), da)
+        return da, None
+
+    def get_config(self):
+        config = super().get_config()
+        del config["recurrent_activation"]
+        return config
+
+
+@register
+class LSTM(Recurrent):
+    """Long short-term memory (Keras ``LSTM``, PyTorch ``nn.LSTM``); gates ``i, f, c, o``.
+
+    Math: ``z = x_t Wx + h_{t-1} Wh + b`` split into four, ``i = s(z_i)``, ``f = s(z_f)``,
+    ``g = tanh(z_c)``, ``o = s(z_o)`` (s = ``recurrent_activation``), then
+    ``c_t = f * c_{t-1} + i * g`` and ``h_t = o * tanh(c_t)``. ``unit_forget_bias`` starts
+    the forget-gate bias at one (Keras' default).
+
+    Shape:
+        x: (N, T, D) -> (N, units) (or (N, T, units)); states h, c: (N, units).
+
+    Example:
+        >>> out, h, c = LSTM(4, return_state=True)(np.zeros((2, 5, 3)))
+        >>> out.shape, c.shape
+        ((2, 4), (2, 4))
+    """
+
+    gates = 4
+    state_names = ("h", "c")
+
+    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _bias_init(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        units, base = self.units, self.bias_initializer
+
+        def forget_ones(shape, dtype=None, rng=None):
+            b = base(shape, dtype, rng)
+            b[units:2 * units] = 1
+            return b
+        return forget_ones
+
+    def _scan(self, xw):
+        n, t, _ = xw.shape
+        H = self.units
+        Wh = self.recurrent_kernel.data
+        act, rec = self.activation, self.recurrent_activation
+        hs = np.empty((n, t, H), xw.dtype)
+        cs, tcs = np.empty_like(hs), np.empty_like(hs)
+        gates = np.empty_like(xw)  # i, f, g, o after their activations
+        h, c = np.zeros((n, H), xw.dtype), np.zeros((n, H), xw.dtype)
+        for step in range(t):
+            z = xw[:, step] + h @ Wh
+            # activations may return their input (linear): the results are copied out
+            gates[:, step, :H] = i = rec.forward(z[:, :H])
+            gates[:, step, H:2 * H] = f = rec.forward(z[:, H:2 * H])
+            gates[:, step, 2 * H:3 * H] = g = act.forward(z[:, 2 * H:3 * H])
+            gates[:, step, 3 * H:] = o = rec.forward(z[:, 3 * H:])
+            c = f * c + i * g
+            tcs[:, step] = tc = act.forward(c.copy())
+            h = o * tc
+            cs[:, step], hs[:, step] = c, h
+        self._steps = (gates, cs, tcs)
+        return hs, [h, c]
+
+    def _backward_through_time(self, dhs, dstates):
+        gates, cs, tcs = self._steps
+        H = self.units
+        Wh = self.recurrent_kernel.data
+        act, rec = self.activation, self.recurrent_activation
+        dz = np.empty_like(gates)
+        dh_next = np.zeros_like(cs[:, 0]) if dstates[0] is None else dstates[0]
+        dc_next = np.zeros_like(cs[:, 0]) if dstates[1] is None else dstates[1]
+        for step in reversed(range(gates.shape[1])):
+            i, f = gates[:, step, :H], gates[:, step, H:2 * H]
+            g, o = gates[:, step, 2 * H:3 * H], gates[:, step, 3 * H:]
+            c_prev = cs[:, step - 1] if step > 0 else np.zeros_like(dc_next)
+            dh = dhs[:, step] + dh_next
+            dc = dc_next + act.backward(dh * o, tcs[:, step])
+            dz[:, step, :H] = rec.backward(dc * g, i)
+            dz[:, step, H:2 * H] = rec.backward(dc * c_prev, f)
+            dz[:, step, 2 * H:3 * H] = act.backward(dc * i, g)
+            dz[:, step, 3 * H:] = rec.backward(dh * tcs[:, step], o)
+            dc_next = dc * f
+            dh_next = dz[:, step] @ Wh.T
+        self._accumulate_recurrent(self._h_prev(), dz)
+        return dz, None
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+@register
+class GRU(Recurrent):
+    """Gated recurrent unit (Keras 3 ``GRU``); gates ``z, r, h``.
+
+    Math (``reset_after=True``, Keras 3's default and PyTorch's ``nn.GRU``): with
+    ``xz, xr, xh = x_t Wx + b_in`` and ``hz, hr, hh = h_{t-1} Wh + b_rec``,
+    ``z = s(xz + hz)``, ``r = s(xr + hr)``, ``n = tanh(xh + r * hh)``,
+    ``h_t = z * h_{t-1} + (1 - z) * n``. With ``reset_after=False`` (Keras 2's default) the
+    reset gate applies before the product: ``n = tanh(xh + (r * h_{t-1}) Wh_h)``, and there
+    is one bias.
+
+    Shape:
+        x: (N, T, D) -> (N, units) (or (N, T, units)); bias: (2, 3 * units) with
+        ``reset_after`` (input and recurrent biases), else (3 * units,).
+
+    Example:
+        >>> GRU(4, return_sequences=True)(np.zeros((2, 5, 3))).shape
+        (2, 5, 4)
+    """
+
+    gates = 3
+
+    def __init__(self, units: int, reset_after: bool = True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self):
+        return self.bias.data[0] if self.reset_after else self.bias.data
+
+    def _scan(self, xw):
+        n, t, _ = xw.shape
+        H = self.units
+        Wh = self.recurrent_kernel.data
+        act, rec = self.activation, self.recurrent_activation
+        hs = np.empty((n, t, H), xw.dtype)
+        gates = np.empty_like(xw)  # z, r, n after their activations
+        inner_h = np.empty_like(hs)  # reset_after: hh = h_{t-1} Wh_h + b_h; else (r * h) Wh_h
+        h = np.zeros((n, H), xw.dtype)
+        for step in range(t):
+            x_t, out = xw[:, step], gates[:, step]
+            if self.reset_after:
+                inner = h @ Wh
+                if self.use_bias:
+                    inner += self.bias.data[1]
+                out[:, :2 * H] = zr = rec.forward(x_t[:, :2 * H] + inner[:, :2 * H])
+                inner_h[:, step] = inner[:, 2 * H:]
+                a = x_t[:, 2 * H:] + zr[:, H:] * inner[:, 2 * H:]
+            else:
+                out[:, :2 * H] = zr = rec.forward(x_t[:, :2 * H] + h @ Wh[:, :2 * H])
+                np.matmul(zr[:, H:] * h, Wh[:, 2 * H:], out=inner_h[:, step])
+                a = x_t[:, 2 * H:] + inner_h[:, step]
+            out[:, 2 * H:] = hn = act.forward(a)
+            z = zr[:, :H]
+            h = z * h + (1 - z) * hn
+            hs[:, step] = h
+        self._steps = (gates, inner_h)
+        return hs, [h]
+
+    def _backward_through_time(self, dhs, dstates):
+        gates, inner_h = self._steps
+        H = self.units
+        Wh = self.recurrent_kernel.data
+        act, rec = self.activation, self.recurrent_activation
+        h_prev = self._h_prev()
+        dz = np.empty_like(gates)  # input side: d(xz, xr, xh)
+        dinner = np.empty_like(gates) if self.reset_after else None  # d(hz, hr, hh)
+        dh_next = np.zeros_like(h_prev[:, 0]) if dstates[0] is None else dstates[0]
+        for step in reversed(range(gates.shape[1])):
+            z, r, hn = gates[:, step, :H], gates[:, step, H:2 * H], gates[:, step, 2 * H:]
+            hp = h_prev[:, step]
+            dh = dhs[:, step] + dh_next
+            dz[:, step, 2 * H:] = da_h = act.backward(dh * (1 - z), hn)
+            dz[:, step, :H] = rec.backward(dh * (hp - hn), z)
+            if self.reset_after:
+                dz[:, step, H:2 * H] = rec.backward(da_h * inner_h[:, step], r)
+                dinner[:, step, :2 * H] = dz[:, step, :2 * H]
+                np.multiply(da_h, r, out=dinner[:, step, 2 * H:])
+                dh_next = dh * z + dinner[:, step] @ Wh.T
+            else:
+                drh = da_h @ Wh[:, 2 * H:].T  # d(r * h_{t-1})
+                dz[:, step, H:2 * H] = rec.backward(drh * hp, r)
+                dh_next = dh * z + drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T
+        if self.reset_after:
+            self._accumulate_recurrent(h_prev, dinner)
+            return dz, dinner.reshape(-1, 3 * H).sum(axis=0)
+        if self.recurrent_kernel.trainable:
+            # Wh_zr sees h_{t-1}, Wh_h sees r * h_{t-1}
+            dWh = np.empty_like(Wh)
+            dWh[:, :2 * H] = h_prev.reshape(-1, H).T @ dz[..., :2 * H].reshape(-1, 2 * H)
+            rh = gates[..., H:2 * H] * h_prev
+            dWh[:, 2 * H:] = rh.reshape(-1, H).T @ dz[..., 2 * H:].reshape(-1, H)
+            self.recurrent_kernel.accumulate(dWh)
+        return dz, None
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
