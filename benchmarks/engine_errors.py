@@ -18,8 +18,16 @@ import neuralab as nl
 from neuralab import gradcheck as gc
 from neuralab import losses as L
 from neuralab import optimizers as O
-from neuralab.layers import (Activation, BatchNormalization, Dense, Dropout, Embedding, Flatten,
-                             Reshape, SpatialDropout2D)
+from neuralab.layers import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Reshape,
+    SpatialDropout2D,
+)
 from neuralab.parameter import Parameter
 
 F = torch.nn.functional
@@ -150,7 +158,9 @@ def loss_rows():
             ("sigmoid + binary_crossentropy (fused)", L.BinaryCrossentropy(), bits, "sigmoid")]:
         z = logits.copy()
         value, dz = loss.from_logits_grad(y_true, z)
-        numeric = gc.numerical_gradient(lambda: loss.from_logits_grad(y_true, z)[0], z)
+        def fused_value(loss=loss, y_true=y_true, z=z):  # this iteration's values, bound now
+            return loss.from_logits_grad(y_true, z)[0]
+        numeric = gc.numerical_gradient(fused_value, z)
         zt = torch.tensor(logits, requires_grad=True)
         tv = (F.cross_entropy(zt, torch.tensor(y_true)) if act == "softmax" else
               F.binary_cross_entropy_with_logits(zt, torch.tensor(y_true)))
@@ -189,7 +199,7 @@ def optimizer_rows():
         topt = getattr(torch.optim, cls)(tparams, lr=0.05, **theirs)
         worst = 0.0
         for _ in range(20):
-            for p, t in zip(params, tparams):
+            for _p, t in zip(params, tparams):
                 t.grad = None
             loss = sum((torch.sin(t) * t**2).sum() for t in tparams)
             loss.backward()

@@ -63,7 +63,8 @@ def fmt_time(workload: str, seconds: float, quick: bool) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=2, metavar=("SYSTEM", "WORKLOAD"), help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and runs (~2 minutes)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))

@@ -205,7 +205,7 @@ def run_sklearn(name: str, quick: bool = False) -> float:
     return time.perf_counter() - start
 
 
-# -- Keras 3 on JAX -------------------------------------------------------------------------------------------
+# -- Keras 3 on JAX ------------------------------------------------------------------------------------------
 def run_keras(name: str, quick: bool = False) -> float:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import keras

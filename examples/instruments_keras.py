@@ -25,8 +25,9 @@ Xts_scale = scaler.transform(Xts)
 num_features, num_classes = Xtr.shape[1], len(features.classes)
 
 # ---- from here on, the seed's code; only the imports differ ----
-import neuralab as tf                                        # was: import tensorflow as tf
-from neuralab.keras import layers, models, optimizers        # was: from tensorflow.keras import ...
+# (E402: the seed's imports stay where the seed has them)
+import neuralab as tf  # noqa: E402  was: import tensorflow as tf
+from neuralab.keras import layers, models, optimizers  # noqa: E402  was: from tensorflow.keras import ...
 
 tf.keras.backend.clear_session()
 nh = 256

@@ -14,13 +14,26 @@ Keras code ports by changing imports: ``tensorflow.keras.layers`` -> ``neuralab.
 Only NumPy is needed to import this package; plots, audio, Ray and ONNX live in extras.
 """
 
-from . import (activations, backend, callbacks, gradcheck, initializers, layers, losses, metrics,
-               models, optimizers, regularizers, schedules, utils)
+from . import (
+    activations,
+    backend,
+    callbacks,
+    gradcheck,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,  # also gives Tensor its operators (x + y, x @ w, x[i])
+    optimizers,
+    regularizers,
+    schedules,
+    utils,
+)
 from .backend import clear_session, floatx, set_floatx, set_seed
 from .layers import Input
 from .models import Model, Sequential, load_model
 from .parameter import Parameter
-from . import ops  # also gives Tensor its operators (x + y, x @ w, x[i])
 from .tensor import Tensor, no_grad
 
 __version__ = "0.1.0"

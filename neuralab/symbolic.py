@@ -37,7 +37,7 @@ class Node:
 
     __slots__ = ("operation", "inputs", "structure", "constants", "kwargs", "outputs", "name")
 
-    def __init__(self, operation, inputs: Sequence["KerasTensor"], structure: str,
+    def __init__(self, operation, inputs: Sequence[KerasTensor], structure: str,
                  constants: tuple = (), kwargs: dict | None = None, name: str = ""):
         self.operation = operation
         self.inputs = list(inputs)

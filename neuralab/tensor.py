@@ -125,8 +125,8 @@ class Tensor:
         self.op = ""
 
     @classmethod
-    def from_op(cls, data: np.ndarray, parents: Sequence["Tensor"], backward: Backward,
-                op: str) -> "Tensor":
+    def from_op(cls, data: np.ndarray, parents: Sequence[Tensor], backward: Backward,
+                op: str) -> Tensor:
         """The output of an operation: records ``parents`` and ``backward`` when any parent
         needs a gradient and recording is on; otherwise a plain constant tensor."""
         out = cls.__new__(cls)
@@ -212,7 +212,7 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values, cut from the graph."""
         return Tensor(self.data)
 

@@ -6,8 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import set_seed
-from .saving import (CustomObjectScope, custom_object_scope, get_custom_objects,
-                     get_registered_name, get_registered_object, register_keras_serializable)
+from .saving import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
 
 __all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "get_custom_objects",
@@ -19,10 +25,10 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
     y = np.asarray(y)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError(f"to_categorical expects integer labels, got dtype {y.dtype} with "
-                             "non-integer values")
+    if not np.issubdtype(y.dtype, np.integer) and (not np.all(np.isfinite(y))
+                                                   or np.any(y != np.round(y))):
+        raise ValueError(f"to_categorical expects integer labels, got dtype {y.dtype} with "
+                         "non-integer values")
     y = y.astype(np.intp)
     if y.size and y.min() < 0:
         raise ValueError(f"to_categorical expects labels >= 0, got {y.min()}")

@@ -1,7 +1,7 @@
 """Audio: note segmentation on the shared recordings, features, caching, bad files, CLI."""
 
-import csv
 import collections
+import csv
 
 import numpy as np
 import pytest
@@ -9,9 +9,18 @@ import pytest
 pytest.importorskip("librosa", reason="audio tests need neuralab[audio] (librosa, soundfile)")
 sf = pytest.importorskip("soundfile")
 
-from neuralab.audio import (AudioFileError, FeatureParams, GateParams, build_feature_dataset,  # noqa: E402
-                            grouped_splits, load_audio, note_features, run_id,
-                            score_segmentation, segment_notes)
+from neuralab.audio import (  # noqa: E402
+    AudioFileError,
+    FeatureParams,
+    GateParams,
+    build_feature_dataset,
+    grouped_splits,
+    load_audio,
+    note_features,
+    run_id,
+    score_segmentation,
+    segment_notes,
+)
 
 from .conftest import shared_data  # noqa: E402
 

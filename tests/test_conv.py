@@ -6,9 +6,19 @@ import pytest
 import neuralab as nl
 from neuralab import functional as fn
 from neuralab import gradcheck as gc
-from neuralab.layers import (AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout,
-                             Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input,
-                             MaxPooling2D, SpatialDropout2D)
+from neuralab.layers import (
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    MaxPooling2D,
+    SpatialDropout2D,
+)
 
 from .conftest import require_torch, shared_data
 
@@ -106,7 +116,8 @@ def test_pooling_matches_torch(float64, layer_fn, pool, h, w):
     assert gc.check_layer(layer_fn(), x)["x"] < 1e-6
 
 
-@pytest.mark.parametrize("layer", [MaxPooling2D(2, padding="same"), MaxPooling2D(3, strides=2, padding="same"),
+@pytest.mark.parametrize("layer", [MaxPooling2D(2, padding="same"),
+                                   MaxPooling2D(3, strides=2, padding="same"),
                                    AveragePooling2D(2, padding="same"),
                                    AveragePooling2D(3, strides=2, padding="same")])
 def test_same_padding_pools_gradients(float64, layer):

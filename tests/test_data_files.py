@@ -34,7 +34,7 @@ def peak_bytes(function):
         tracemalloc.stop()
 
 
-# --- IDX: streamed, bounded -------------------------------------------------------------------------------------
+# --- IDX: streamed, bounded ---------------------------------------------------------------------------------
 def test_idx_header_claiming_huge_dims_fails_fast_with_an_exact_byte_count(tmp_path):
     path = tmp_path / "bomb-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(idx_header((4_000_000_000, 60_000, 60_000)) + bytes(100)))
@@ -99,7 +99,7 @@ def test_single_idx_file_is_described(tmp_path):
     assert "values 1..9" in text and "1: 1, 2: 2, 9: 1" in text
 
 
-# --- EEE443 .h5: no silent cast to uint8 ------------------------------------------------------------------------
+# --- EEE443 .h5: no silent cast to uint8 --------------------------------------------------------------------
 def cat_vs_car_file(path, images):
     h5py = pytest.importorskip("h5py")
     with h5py.File(path, "w") as f:
@@ -155,7 +155,7 @@ def test_data_info_reports_a_zero_one_h5_as_bad(tmp_path, capsys):
         in captured.err
 
 
-# --- .npz ---------------------------------------------------------------------------------------------------------
+# --- .npz ---------------------------------------------------------------------------------------------------
 def test_npz_headers_name_the_object_array(tmp_path):
     path = tmp_path / "obj.npz"
     np.savez(path, fine=np.zeros(3), things=np.array([1, "a", None], dtype=object))

@@ -273,7 +273,7 @@ def test_damaged_uiowa_files_are_refused(tmp_path, name, array, message):
         D.load_uiowa(tmp_path)
 
 
-# --- next-word data -------------------------------------------------------------------------------------------
+# --- next-word data -----------------------------------------------------------------------------------------
 TEXT = ("I do not think that it is. It's late, isn't it? " * 30 +
         "Could you not come? I do not know who these people are. " * 30)
 
@@ -347,7 +347,7 @@ def test_sklearn_digits():
     assert set(np.unique(y_test)) == set(range(10))
 
 
-# --- downloads against a local server ------------------------------------------------------------------------
+# --- downloads against a local server -----------------------------------------------------------------------
 PAYLOAD = np.random.default_rng(3).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
 
 
@@ -457,7 +457,7 @@ def _serve(handler, body):
     handler.wfile.write(body)
 
 
-# --- generators, preprocessing, batching ---------------------------------------------------------------------
+# --- generators, preprocessing, batching --------------------------------------------------------------------
 @pytest.mark.parametrize("make", [D.make_lecture_synthetic, D.make_xor, D.make_moons,
                                   D.make_circles, D.make_spirals])
 def test_generators_are_seeded_and_shaped(make):
@@ -527,7 +527,7 @@ def test_minibatches_cover_each_sample_once_per_epoch():
     assert len(list(D.iterate_minibatches(x, y, 4, drop_last=True))) == 2
 
 
-# --- the command line --------------------------------------------------------------------------------------------
+# --- the command line ---------------------------------------------------------------------------------------
 def test_data_commands(tmp_path, monkeypatch, capsys):
     from neuralab.cli import main
     monkeypatch.setenv("NEURALAB_DATA", str(tmp_path / "cache"))

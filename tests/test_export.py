@@ -5,10 +5,25 @@ import pytest
 
 import neuralab as nl
 from neuralab.export import from_torch, load_keras_weights, save_keras_weights, to_onnx, to_torch
-from neuralab.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                             Dropout, Embedding, Flatten, GlobalAveragePooling2D,
-                             GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Reshape,
-                             Softmax, SpatialDropout2D)
+from neuralab.layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    LeakyReLU,
+    MaxPooling2D,
+    Reshape,
+    Softmax,
+    SpatialDropout2D,
+)
 
 from .test_conv import create_cnn3, create_cnn4, create_cnn5, create_mlp1, create_mlp2
 
@@ -59,10 +74,7 @@ SEEDS = {"mlp1": create_mlp1, "mlp2": create_mlp2, "cnn3": create_cnn3, "cnn4": 
 
 
 def build(name):
-    if name in SEEDS:
-        model = SEEDS[name]()
-    else:
-        model = nl.Sequential(CASES[name]())
+    model = SEEDS[name]() if name in SEEDS else nl.Sequential(CASES[name]())
     return randomize_batchnorm(model)
 
 

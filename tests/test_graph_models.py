@@ -374,7 +374,7 @@ def test_save_and_load_graph_with_residual_concatenate_two_outputs(tmp_path, rng
     for p, q in zip(before, after):
         np.testing.assert_array_equal(p, q)
     assert loaded.output_names == model.output_names
-    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
 
 # -- ops on symbolic tensors ----------------------------------------------------------------

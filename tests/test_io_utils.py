@@ -19,9 +19,8 @@ def test_atomic_write_has_plain_open_permissions(tmp_path):
 def test_failed_write_keeps_old_content_and_leaves_no_temp_file(tmp_path):
     target = tmp_path / "results.json"
     atomic_write_text(target, "old")
-    with pytest.raises(RuntimeError):
-        with atomic_open(target, "w") as f:
-            f.write("half of the new")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_open(target, "w") as f:
+        f.write("half of the new")
+        raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

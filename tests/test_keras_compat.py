@@ -156,7 +156,7 @@ def test_instrument_lab_001_custom_callback_and_learning_rate_loop(capsys):
                 validation_data=(Xts_scale, yts)
             )
             loss_hist.append(history.history['val_loss'])
-    ''', Xtr=xtr, Xts=xts, ytr=ytr, yts=yts)
+    ''', Xtr=xtr, Xts=xts, ytr=ytr, yts=yts)  # noqa: E501 (the course's code, verbatim)
     out = capsys.readouterr().out
     assert 'Model: "sequential"' in out and "dense_1 (Dense)" in out
     assert "Reached target accuracy (99.00%), stopping training!" in out

@@ -5,8 +5,20 @@ import pytest
 
 import neuralab as nl
 from neuralab import gradcheck as gc
-from neuralab.layers import (ELU, Activation, BatchNormalization, Dense, Dropout, Embedding,
-                             Flatten, LeakyReLU, ReLU, Reshape, Softmax, SpatialDropout2D)
+from neuralab.layers import (
+    ELU,
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    LeakyReLU,
+    ReLU,
+    Reshape,
+    Softmax,
+    SpatialDropout2D,
+)
 
 ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus",
                "softmax"]

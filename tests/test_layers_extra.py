@@ -12,9 +12,19 @@ import torch
 import torch.nn.functional as F
 
 from neuralab import gradcheck as gc
-from neuralab.layers import (AveragePooling1D, Conv1D, GlobalAveragePooling1D,
-                             GlobalMaxPooling1D, Lambda, LayerNormalization, MaxPooling1D,
-                             Rescaling, UpSampling2D, ZeroPadding2D, get_layer_class)
+from neuralab.layers import (
+    AveragePooling1D,
+    Conv1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Lambda,
+    LayerNormalization,
+    MaxPooling1D,
+    Rescaling,
+    UpSampling2D,
+    ZeroPadding2D,
+    get_layer_class,
+)
 
 GRAD_TOL = 1e-7
 TORCH_TOL = 1e-10

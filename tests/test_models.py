@@ -422,7 +422,7 @@ def test_mnist_784_100_10_reaches_096_in_five_epochs():
     assert accuracy >= 0.96
 
 
-# --- parity with a PyTorch reference loop --------------------------------------------------------------------
+# --- parity with a PyTorch reference loop -------------------------------------------------------------------
 @pytest.mark.parametrize("floatx, tol", [("float64", 1e-10), ("float32", 1e-5)])
 def test_fit_losses_match_a_pytorch_loop(floatx, tol):
     torch = pytest.importorskip("torch")

@@ -335,13 +335,17 @@ def test_values_and_gradients_match_pytorch_in_float64(case):
 
 
 def test_every_required_op_exists_with_its_operands_first():
-    required = """add subtract multiply divide negative power square sqrt exp log abs maximum
-        minimum clip where matmul dot sum mean max min argmax argmin reshape transpose
-        expand_dims squeeze concatenate stack split take take_along_axis one_hot cast
-        convert_to_tensor shape sigmoid tanh relu softmax log_softmax logsumexp erf gelu sin
-        cos log1p expm1 softplus leaky_relu elu silu var std prod cumsum ravel tile repeat pad
-        sign floor round equal not_equal less greater logical_and logical_or logical_not
-        zeros ones zeros_like ones_like full arange norm stop_gradient""".split()
+    required = [
+        "add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt", "exp",
+        "log", "abs", "maximum", "minimum", "clip", "where", "matmul", "dot", "sum", "mean", "max",
+        "min", "argmax", "argmin", "reshape", "transpose", "expand_dims", "squeeze", "concatenate",
+        "stack", "split", "take", "take_along_axis", "one_hot", "cast", "convert_to_tensor",
+        "shape", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "logsumexp", "erf", "gelu",
+        "sin", "cos", "log1p", "expm1", "softplus", "leaky_relu", "elu", "silu", "var", "std",
+        "prod", "cumsum", "ravel", "tile", "repeat", "pad", "sign", "floor", "round", "equal",
+        "not_equal", "less", "greater", "logical_and", "logical_or", "logical_not", "zeros", "ones",
+        "zeros_like", "ones_like", "full", "arange", "norm", "stop_gradient",
+    ]
     for name in required:
         fn = getattr(ops, name)
         assert name in ops.__all__
@@ -358,6 +362,14 @@ def test_every_differentiable_op_in_the_package_has_a_case():
                    "absolute", "amax", "amin", "swish"}  # aliases are tested by their name
     untested = set(ops.__all__) - no_gradient - set(DIFFERENTIABLE_OPS)
     assert not untested
+
+
+def test_all_lists_every_op_and_nothing_else():
+    public = {name for name, value in vars(ops).items() if not name.startswith("_")
+              and callable(value) and not isinstance(value, type)}
+    helpers = {"install_tensor_operators", "install_symbolic_operators", "is_symbolic", "record"}
+    assert len(ops.__all__) == len(set(ops.__all__))
+    assert set(ops.__all__) == public - helpers
 
 
 # -- the engine -----------------------------------------------------------------------------

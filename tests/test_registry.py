@@ -11,13 +11,26 @@ import numpy as np
 import pytest
 
 import neuralab  # noqa: F401  (imports every kind, so every registry exists)
-from neuralab import (activations, callbacks, initializers, losses, metrics, optimizers,
-                      regularizers, saving, schedules)
+from neuralab import (
+    activations,
+    callbacks,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+    saving,
+    schedules,
+)
 from neuralab.layers import Dense, Layer, get_layer_class
 from neuralab.layers import base as layers_base
 from neuralab.registry import Registry, registries
-from neuralab.saving import (custom_object_scope, get_registered_name, get_registered_object,
-                             register_keras_serializable)
+from neuralab.saving import (
+    custom_object_scope,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
 
 KINDS = ("activation", "initializer", "regularizer", "loss", "metric", "optimizer", "schedule",
          "layer", "callback")

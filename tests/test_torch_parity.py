@@ -12,8 +12,16 @@ import pytest
 import neuralab as nl
 from neuralab import losses as L
 from neuralab.gradcheck import rel_error
-from neuralab.layers import (Activation, BatchNormalization, Dense, Dropout, Embedding, Flatten,
-                             LeakyReLU, Reshape)
+from neuralab.layers import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    LeakyReLU,
+    Reshape,
+)
 
 from .conftest import require_torch
 

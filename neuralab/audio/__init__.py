@@ -15,8 +15,14 @@ plot_waveform, plot_mel_spectrogram   the lab's figures
 =======================  ======================================================
 """
 
-from .dataset import (FeatureSet, build_feature_dataset, find_audio_files, grouped_split,
-                      grouped_splits, run_id)
+from .dataset import (
+    FeatureSet,
+    build_feature_dataset,
+    find_audio_files,
+    grouped_split,
+    grouped_splits,
+    run_id,
+)
 from .features import FeatureParams, mel_spectrogram, note_features
 from .io import Audio, AudioFileError, load_audio
 from .plots import plot_mel_spectrogram, plot_waveform

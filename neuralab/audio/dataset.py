@@ -82,7 +82,7 @@ class FeatureSet:
         atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
-    def load(cls, path) -> "FeatureSet":
+    def load(cls, path) -> FeatureSet:
         with np.load(path, allow_pickle=False) as npz:
             return cls(npz["X"], npz["y"], [str(c) for c in npz["classes"]], npz["files"],
                        npz["runs"], npz["onsets"], npz["offsets"], json.loads(str(npz["params"])),

@@ -100,7 +100,7 @@ class SegmentationScore:
     def median_error_ms(self) -> float:
         return float(np.median(self.onset_errors) * 1000) if len(self.onset_errors) else 0.0
 
-    def __add__(self, other: "SegmentationScore") -> "SegmentationScore":
+    def __add__(self, other: SegmentationScore) -> SegmentationScore:
         return SegmentationScore(self.scheduled + other.scheduled, self.detected + other.detected,
                                  self.matched + other.matched,
                                  np.concatenate([self.onset_errors, other.onset_errors]))

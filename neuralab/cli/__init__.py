@@ -22,15 +22,23 @@ import argparse
 import sys
 
 from . import audio, basic, experiments
-from .errors import (DEBUG_HINT, EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, UsageError,
-                     classify, debug_enabled)
+from .errors import (
+    DEBUG_HINT,
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    UsageError,
+    classify,
+    debug_enabled,
+)
 
 __all__ = ["main", "build_parser", "UsageError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuralab", description="neuralab: a NumPy neural-network lab",
-                                     epilog=__doc__ + "\n" + EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=__doc__ + "\n" + EXIT_CODES_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     experiments.register(sub)
     basic.register(sub)

@@ -22,13 +22,19 @@ from .batching import iterate_minibatches
 from .cifar import CIFAR10_CLASSES, UnsafePickleError, load_cifar10
 from .digits import load_digits
 from .download import ChecksumError, DownloadError, data_home, fetch
-from .eee443 import (CAT_VS_CAR_CLASSES, LETTER_CLASSES, NextWordData, load_cat_vs_car,
-                     load_letters, load_nextword, save_nextword)
+from .eee443 import (
+    CAT_VS_CAR_CLASSES,
+    LETTER_CLASSES,
+    NextWordData,
+    load_cat_vs_car,
+    load_letters,
+    load_nextword,
+    save_nextword,
+)
 from .idx import DatasetFileError
 from .mnist import FASHION_CLASSES, MNIST_CLASSES, load_fashion_mnist, load_mnist
 from .preprocessing import minmax_scale, standardize, to_categorical, train_val_split
-from .synthetic import (make_circles, make_lecture_synthetic, make_moons, make_sine,
-                        make_spirals, make_xor)
+from .synthetic import make_circles, make_lecture_synthetic, make_moons, make_sine, make_spirals, make_xor
 from .text import build_nextword, tokenize
 from .uiowa import load_uiowa
 

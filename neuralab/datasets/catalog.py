@@ -139,7 +139,8 @@ def describe(path) -> str:
     if suffix == ".npy":
         array = uiowa.load_npy(path)
         lines = ["format: NumPy array", f"shape {array.shape}, dtype {array.dtype}"]
-        if array.ndim <= 2 and np.issubdtype(array.dtype, np.integer) and array.size == max(array.shape, default=0):
+        if array.ndim <= 2 and np.issubdtype(array.dtype, np.integer) \
+                and array.size == max(array.shape, default=0):
             lines.append(f"{len(np.unique(array))} distinct values; counts {_class_counts(array)}")
         return "\n".join(lines)
     if suffix == ".npz":

@@ -69,7 +69,7 @@ def read_h5_keys(path) -> dict[str, tuple]:
     """``{key: (shape, dtype)}`` of the datasets at the top of an HDF5 file."""
     with _open_h5(path) as f:
         dataset = _h5py().Dataset
-        return {k: (f[k].shape, f[k].dtype) for k in f.keys() if isinstance(f[k], dataset)}
+        return {k: (f[k].shape, f[k].dtype) for k in f if isinstance(f[k], dataset)}
 
 
 _PIXELS = "uint8 pixel values: integers in 0..255"

@@ -61,7 +61,7 @@ def _keras3_arrays(f, model) -> list[tuple[str, list[np.ndarray]]]:
 
 
 def _keras2_arrays(f, model) -> list[tuple[str, list[np.ndarray]]]:
-    root = f["model_weights"] if "model_weights" in f else f
+    root = f.get("model_weights", f)
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs["layer_names"]]
     with_weights = []
     for name in names:

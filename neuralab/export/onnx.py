@@ -20,9 +20,21 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as fn
-from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout,
-                      Embedding, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
-                      MaxPooling2D, Reshape)
+from ..layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    InputLayer,
+    MaxPooling2D,
+    Reshape,
+)
 from .layout import TO_NCHW, LayoutTracker
 
 OPSET = 17

@@ -24,9 +24,22 @@ import numpy as np
 
 from .. import activations as acts
 from .. import functional as fn
-from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout,
-                      Embedding, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
-                      MaxPooling2D, Reshape, SpatialDropout2D)
+from ..layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    InputLayer,
+    MaxPooling2D,
+    Reshape,
+    SpatialDropout2D,
+)
 from ..models import Input, Sequential
 from .layout import LayoutTracker
 

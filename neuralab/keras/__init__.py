@@ -9,8 +9,21 @@ object (``neuralab.keras.layers`` is ``neuralab.layers``).
 
 import sys
 
-from .. import (activations, backend, callbacks, initializers, layers, losses, metrics, models,
-                ops, optimizers, regularizers, saving, utils)
+from .. import (
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    regularizers,
+    saving,
+    utils,
+)
 from ..layers import Layer
 from ..models import Input, Model, Sequential, load_model
 
@@ -20,6 +33,6 @@ for _name, _module in {"activations": activations, "backend": backend, "callback
                        "regularizers": regularizers, "saving": saving, "utils": utils}.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 
-__all__ = ["Sequential", "Model", "Input", "Layer", "load_model", "ops", "activations", "backend", "callbacks",
-           "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+__all__ = ["Sequential", "Model", "Input", "Layer", "load_model", "ops", "activations", "backend",
+           "callbacks", "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
            "saving", "utils"]

@@ -36,7 +36,7 @@ from ..tensor import Tensor
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, unknown batch size as None
 
-def register(cls: type["Layer"]) -> type["Layer"]:
+def register(cls: type[Layer]) -> type[Layer]:
     """Make a built-in layer class loadable by its class name (``@register``).
 
     Your own layers: ``@neuralab.saving.register_keras_serializable()`` or
@@ -45,7 +45,7 @@ def register(cls: type["Layer"]) -> type["Layer"]:
     return LAYERS.register(cls)
 
 
-def get_layer_class(name: str, custom_objects: dict | None = None) -> type["Layer"]:
+def get_layer_class(name: str, custom_objects: dict | None = None) -> type[Layer]:
     """The layer class saved as ``name`` (custom objects first, then the built-ins).
 
     Raises:
@@ -54,12 +54,12 @@ def get_layer_class(name: str, custom_objects: dict | None = None) -> type["Laye
     return LAYERS.get_class(name, custom_objects)
 
 
-def serialize(layer: "Layer") -> dict:
+def serialize(layer: Layer) -> dict:
     """``{"class_name": ..., "config": layer.get_config()}`` (+ ``"registered_name"``)."""
     return LAYERS.serialize(layer)
 
 
-def deserialize(config: dict, custom_objects: dict | None = None) -> "Layer":
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     """A layer from :func:`serialize`'s dict, through its class's ``from_config``;
     ``custom_objects`` stay visible to nested configs (activations, initializers, ...)."""
     return LAYERS.deserialize(config, custom_objects)
@@ -357,7 +357,7 @@ class Layer:
         return found
 
     # -- sub-layers (a custom layer holding layers) --------------------------------------
-    def _sublayers(self) -> list["Layer"]:
+    def _sublayers(self) -> list[Layer]:
         """Layers held in attributes (directly, or in lists, tuples or dicts)."""
         found: list[Layer] = []
         for name, value in vars(self).items():
@@ -510,7 +510,7 @@ class Layer:
         return config
 
     @classmethod
-    def from_config(cls, config: dict) -> "Layer":
+    def from_config(cls, config: dict) -> Layer:
         config = dict(config)
         if "batch_input_shape" in config and config["batch_input_shape"] is not None:
             config["batch_input_shape"] = tuple(config["batch_input_shape"])

@@ -10,11 +10,11 @@ from .base import Layer, register
 
 def check_ids(ids: np.ndarray, input_dim: int, who: str) -> np.ndarray:
     """Integer ids in [0, input_dim) as intp; integral floats are accepted, others refused."""
-    if not np.issubdtype(ids.dtype, np.integer):
-        if not np.issubdtype(ids.dtype, np.floating) or not np.all(np.isfinite(ids)) \
-                or np.any(ids != np.round(ids)):
-            raise ValueError(f"{who} expects integer ids in [0, {input_dim}), got dtype {ids.dtype} "
-                             "with non-integer values")
+    if not np.issubdtype(ids.dtype, np.integer) and (
+            not np.issubdtype(ids.dtype, np.floating) or not np.all(np.isfinite(ids))
+            or np.any(ids != np.round(ids))):
+        raise ValueError(f"{who} expects integer ids in [0, {input_dim}), got dtype {ids.dtype} "
+                         "with non-integer values")
     if ids.size and (ids.min() < 0 or ids.max() >= input_dim):
         raise ValueError(f"{who} expects ids in [0, {input_dim}), got values in "
                          f"[{ids.min()}, {ids.max()}]")

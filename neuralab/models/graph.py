@@ -207,7 +207,7 @@ class Graph:
             return step.layer
         return None
 
-    def backward(self, run: "GraphRun", douts: Sequence[np.ndarray | None],
+    def backward(self, run: GraphRun, douts: Sequence[np.ndarray | None],
                  logits: Sequence[bool] = ()) -> list[np.ndarray | None]:
         """Backpropagate dL/d(outputs) (``None``: no gradient from that output; with
         ``logits[i]``, dL/d(logits) of output ``i``'s layer) and return dL/d(inputs)."""

@@ -364,7 +364,7 @@ class Model(Trainer, Layer):
         return graph_config(self)
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Model":
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
         if "layers" in config and "nodes" in config:
             from .serialization import graph_from_config
             return graph_from_config(cls, config, custom_objects)

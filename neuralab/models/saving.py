@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
-
-import warnings
 
 from .. import initializers
 from .. import losses as losses_module

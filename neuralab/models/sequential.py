@@ -175,7 +175,7 @@ class Sequential(Model):
                 "layers": [serialize(layer) for layer in self._layers]}
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Sequential":
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
         from ..layers.base import deserialize
         model = cls(name=config.get("name"))
         for spec in config["layers"]:

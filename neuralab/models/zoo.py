@@ -23,7 +23,7 @@ activations lab swaps in sigmoid). ``classes`` sets the softmax width.
 
 from __future__ import annotations
 
-from ..layers import (Conv2D, Dense, Flatten, GlobalAveragePooling2D, Layer, MaxPooling2D)
+from ..layers import Conv2D, Dense, Flatten, GlobalAveragePooling2D, Layer, MaxPooling2D
 
 
 def _conv(filters: int, size: int, activation) -> Conv2D:

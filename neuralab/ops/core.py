@@ -11,14 +11,13 @@ PyTorch, not NumPy's float64.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, as_tensor, to_array
 
-TensorLike = Union[Tensor, np.ndarray, float, int, bool, Sequence]
+TensorLike = Tensor | np.ndarray | float | int | bool | Sequence
 """What an op accepts as an operand: a Tensor (or Parameter), an ndarray, a number, a list."""
 
 

@@ -9,11 +9,11 @@ Gradients are written with ``x``/``y`` the inputs (``x1``/``x2`` in Keras' signa
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ..tensor import Tensor
-from .core import TensorLike, constant, operands, result_array, to_array, value_of
-from .core import unary
+from .core import TensorLike, constant, operands, result_array, to_array, unary, value_of
 
 
 def _no_gradient(dout, x, y):

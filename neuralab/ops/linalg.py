@@ -7,14 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..tensor import Tensor
-from .core import (TensorLike, as_tensor, broadcast_back, constant, operands, result_array,
-                   to_array)
+from .core import TensorLike, as_tensor, broadcast_back, constant, operands, result_array, to_array
 from .elementwise import abs as absolute
 from .elementwise import multiply, power
+from .manipulation import squeeze
 from .reductions import max as reduce_max
 from .reductions import min as reduce_min
 from .reductions import sum as reduce_sum
-from .manipulation import squeeze
 
 
 def matmul(x1: TensorLike, x2: TensorLike) -> Tensor:

@@ -19,8 +19,14 @@ atomically and closes it.
 
 from ._base import pyplot, save_figure
 from .curves import learning_curves, series_curves, sweep_curves
-from .inspect import (confusion_matrix_plot, conv_filters, decision_regions, hidden_unit_maps,
-                      regression_fit, weight_tiles)
+from .inspect import (
+    confusion_matrix_plot,
+    conv_filters,
+    decision_regions,
+    hidden_unit_maps,
+    regression_fit,
+    weight_tiles,
+)
 
 __all__ = ["pyplot", "save_figure", "learning_curves", "sweep_curves", "series_curves",
            "decision_regions", "hidden_unit_maps", "weight_tiles", "conv_filters",
