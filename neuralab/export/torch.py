@@ -126,106 +126,131 @@ def _tensor(array):
 def to_torch(model):
     """An equivalent ``torch.nn.Sequential`` with copies of the weights (same dtype)."""
     torch = _torch()
-    nn = torch.nn
     m = _modules()
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built: give it an input shape first")
     dtype = getattr(torch, model.dtype)
     modules = []
     layout = LayoutTracker(lambda _, perm: modules.append(m["Permute"](*perm)))
-
-    def add_activation(activation):
-        act = _activation_module(activation)
-        if act is not None:
-            modules.append(act)
-
-    def add_affine(module, weight, layer):
-        """A Linear or Conv2d with ``layer``'s kernel (``weight``: in torch's layout), bias
-        and activation."""
-        with torch.no_grad():
-            module.weight.copy_(torch.tensor(weight))
-            if layer.use_bias:
-                module.bias.copy_(torch.tensor(layer.bias.data))
-        modules.append(module)
-        add_activation(layer.activation)
-
     for layer in model.layers:
-        if isinstance(layer, InputLayer):
-            continue
-        if isinstance(layer, Dense):
-            layout.need("NHWC")
-            linear = nn.Linear(layer.kernel.shape[0], layer.units, bias=layer.use_bias, dtype=dtype)
-            add_affine(linear, layer.kernel.data.T, layer)
-        elif isinstance(layer, Activation):
-            add_activation(layer.activation)
-        elif isinstance(layer, Conv2D):
-            layout.need("NCHW")
-            g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.kernel_size,
-                                 layer.strides, layer.dilation_rate, layer.padding)
-            if g.padded:
-                modules.append(nn.ZeroPad2d((g.pad_left, g.pad_right, g.pad_top, g.pad_bottom)))
-            conv = nn.Conv2d(layer.kernel.shape[2], layer.filters, layer.kernel_size,
-                             stride=layer.strides, dilation=layer.dilation_rate,
-                             bias=layer.use_bias, dtype=dtype)
-            add_affine(conv, layer.kernel.data.transpose(3, 2, 0, 1), layer)
-        elif isinstance(layer, (MaxPooling2D, AveragePooling2D)):
-            layout.need("NCHW")
-            g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.pool_size,
-                                 layer.strides, (1, 1), layer.padding)
-            if isinstance(layer, MaxPooling2D):
-                if g.padded:
-                    modules.append(m["Pad2d"]((g.pad_left, g.pad_right, g.pad_top, g.pad_bottom),
-                                              float("-inf")))
-                modules.append(nn.MaxPool2d(layer.pool_size, layer.strides))
-            else:
-                if g.padded:
-                    raise ValueError(f"Layer {layer.name!r}: AveragePooling2D with padding='same' "
-                                     "averages over real elements only, which nn.AvgPool2d cannot "
-                                     "express for asymmetric padding; use padding='valid'")
-                modules.append(nn.AvgPool2d(layer.pool_size, layer.strides))
-        elif isinstance(layer, (GlobalAveragePooling2D, GlobalMaxPooling2D)):
-            layout.need("NCHW")
-            pool = nn.AdaptiveAvgPool2d(1) if isinstance(layer, GlobalAveragePooling2D) \
-                else nn.AdaptiveMaxPool2d(1)
-            modules += [pool, nn.Flatten()]
-            layout.layout = "NHWC"  # (N, C) after the flatten: no transpose needed
-            if layer.keepdims:
-                modules.append(m["View"](1, 1, -1))
-        elif isinstance(layer, BatchNormalization):
-            image = len(layer.input_shape) == 4
-            if image:
-                layout.need("NCHW")
-            c = layer.input_shape[-1]
-            bn = (nn.BatchNorm2d if image else nn.BatchNorm1d)(
-                c, eps=layer.epsilon, momentum=1 - layer.momentum,
-                affine=layer.scale or layer.center, dtype=dtype)
-            with torch.no_grad():
-                if bn.affine:
-                    bn.weight.copy_(torch.tensor(layer.gamma.data if layer.scale else np.ones(c)))
-                    bn.bias.copy_(torch.tensor(layer.beta.data if layer.center else np.zeros(c)))
-                bn.running_mean.copy_(torch.tensor(layer.moving_mean.data))
-                bn.running_var.copy_(torch.tensor(layer.moving_variance.data))
-            modules.append(bn)
-        elif isinstance(layer, SpatialDropout2D):
-            layout.need("NCHW")
-            modules.append(nn.Dropout2d(layer.rate))
-        elif isinstance(layer, Dropout):
-            modules.append(nn.Dropout(layer.rate))
-        elif isinstance(layer, Flatten):
-            layout.need("NHWC")
-            modules.append(nn.Flatten())
-        elif isinstance(layer, Reshape):
-            layout.need("NHWC")
-            modules.append(m["View"](*layer.output_shape[1:]))
-        elif isinstance(layer, Embedding):
-            emb = nn.Embedding(layer.input_dim, layer.output_dim, dtype=dtype)
-            with torch.no_grad():
-                emb.weight.copy_(torch.tensor(layer.embeddings.data))
-            modules.append(emb)
-        else:
-            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no PyTorch export")
+        if not isinstance(layer, InputLayer):
+            modules += _layer_modules(layer, layout, dtype)
     layout.need("NHWC")
-    return nn.Sequential(*modules)
+    return torch.nn.Sequential(*modules)
+
+
+def _layer_modules(layer, layout: LayoutTracker, dtype) -> list:
+    """The torch modules computing ``layer``, after asking ``layout`` for the layout they
+    take (which appends a ``Permute`` to the modules so far when it changes)."""
+    nn = _torch().nn
+    m = _modules()
+    if isinstance(layer, Dense):
+        layout.need("NHWC")
+        linear = nn.Linear(layer.kernel.shape[0], layer.units, bias=layer.use_bias, dtype=dtype)
+        return _affine_modules(linear, layer.kernel.data.T, layer)
+    if isinstance(layer, Activation):
+        return _activation_modules(layer.activation)
+    if isinstance(layer, Conv2D):
+        layout.need("NCHW")
+        return _conv_modules(layer, dtype)
+    if isinstance(layer, (MaxPooling2D, AveragePooling2D)):
+        layout.need("NCHW")
+        return _pool_modules(layer)
+    if isinstance(layer, (GlobalAveragePooling2D, GlobalMaxPooling2D)):
+        layout.need("NCHW")
+        pool = nn.AdaptiveAvgPool2d(1) if isinstance(layer, GlobalAveragePooling2D) \
+            else nn.AdaptiveMaxPool2d(1)
+        layout.layout = "NHWC"  # (N, C) after the flatten: no transpose needed
+        return [pool, nn.Flatten()] + ([m["View"](1, 1, -1)] if layer.keepdims else [])
+    if isinstance(layer, BatchNormalization):
+        if len(layer.input_shape) == 4:
+            layout.need("NCHW")
+        return [_batchnorm_module(layer, dtype)]
+    if isinstance(layer, SpatialDropout2D):
+        layout.need("NCHW")
+        return [nn.Dropout2d(layer.rate)]
+    if isinstance(layer, Dropout):
+        return [nn.Dropout(layer.rate)]
+    if isinstance(layer, Flatten):
+        layout.need("NHWC")
+        return [nn.Flatten()]
+    if isinstance(layer, Reshape):
+        layout.need("NHWC")
+        return [m["View"](*layer.output_shape[1:])]
+    if isinstance(layer, Embedding):
+        return [_embedding_module(layer, dtype)]
+    raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no PyTorch export")
+
+
+def _activation_modules(activation) -> list:
+    """``[module]`` for the activation, ``[]`` for linear."""
+    act = _activation_module(activation)
+    return [] if act is None else [act]
+
+
+def _affine_modules(module, weight, layer) -> list:
+    """A Linear or Conv2d with ``layer``'s kernel (``weight``: in torch's layout) and bias,
+    followed by its activation."""
+    torch = _torch()
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(weight))
+        if layer.use_bias:
+            module.bias.copy_(torch.tensor(layer.bias.data))
+    return [module] + _activation_modules(layer.activation)
+
+
+def _conv_modules(layer, dtype) -> list:
+    """Conv2D: an explicit ZeroPad2d for 'same' padding, the Conv2d and its activation."""
+    nn = _torch().nn
+    g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.kernel_size,
+                         layer.strides, layer.dilation_rate, layer.padding)
+    pad = [nn.ZeroPad2d((g.pad_left, g.pad_right, g.pad_top, g.pad_bottom))] if g.padded else []
+    conv = nn.Conv2d(layer.kernel.shape[2], layer.filters, layer.kernel_size,
+                     stride=layer.strides, dilation=layer.dilation_rate,
+                     bias=layer.use_bias, dtype=dtype)
+    return pad + _affine_modules(conv, layer.kernel.data.transpose(3, 2, 0, 1), layer)
+
+
+def _pool_modules(layer) -> list:
+    """MaxPooling2D (padded with -inf for 'same') or AveragePooling2D ('valid' only)."""
+    nn = _torch().nn
+    m = _modules()
+    g = fn.conv_geometry(layer.input_shape[1], layer.input_shape[2], layer.pool_size,
+                         layer.strides, (1, 1), layer.padding)
+    if isinstance(layer, MaxPooling2D):
+        pad = [m["Pad2d"]((g.pad_left, g.pad_right, g.pad_top, g.pad_bottom), float("-inf"))] \
+            if g.padded else []
+        return pad + [nn.MaxPool2d(layer.pool_size, layer.strides)]
+    if g.padded:
+        raise ValueError(f"Layer {layer.name!r}: AveragePooling2D with padding='same' "
+                         "averages over real elements only, which nn.AvgPool2d cannot "
+                         "express for asymmetric padding; use padding='valid'")
+    return [nn.AvgPool2d(layer.pool_size, layer.strides)]
+
+
+def _batchnorm_module(layer, dtype):
+    """BatchNorm1d/2d with the layer's scale, offset and moving statistics."""
+    torch = _torch()
+    nn = torch.nn
+    c = layer.input_shape[-1]
+    bn = (nn.BatchNorm2d if len(layer.input_shape) == 4 else nn.BatchNorm1d)(
+        c, eps=layer.epsilon, momentum=1 - layer.momentum,
+        affine=layer.scale or layer.center, dtype=dtype)
+    with torch.no_grad():
+        if bn.affine:
+            bn.weight.copy_(torch.tensor(layer.gamma.data if layer.scale else np.ones(c)))
+            bn.bias.copy_(torch.tensor(layer.beta.data if layer.center else np.zeros(c)))
+        bn.running_mean.copy_(torch.tensor(layer.moving_mean.data))
+        bn.running_var.copy_(torch.tensor(layer.moving_variance.data))
+    return bn
+
+
+def _embedding_module(layer, dtype):
+    torch = _torch()
+    emb = torch.nn.Embedding(layer.input_dim, layer.output_dim, dtype=dtype)
+    with torch.no_grad():
+        emb.weight.copy_(torch.tensor(layer.embeddings.data))
+    return emb
 
 
 _TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu", "SELU": "selu",
@@ -260,107 +285,154 @@ def from_torch(net, input_shape, dtype: str | None = None):
     dtype = dtype or (str(params[0].dtype).replace("torch.", "") if params else "float32")
     model = Sequential([Input(shape=tuple(input_shape), dtype=dtype)])
     modules = list(net)
-    permute_features = None  # pending (C, H, W) -> (H, W, C) reordering for the next Linear
-    explicit_permutes = any(isinstance(mod, m["Permute"]) for mod in modules)
-    pending_pad = None
+    builder = _FromTorch(model, dtype,
+                         explicit_permutes=any(isinstance(mod, m["Permute"]) for mod in modules))
     i = 0
     while i < len(modules):
-        mod = modules[i]
-        name = type(mod).__name__
         nxt = modules[i + 1] if i + 1 < len(modules) else None
+        i += builder.add(i, modules[i], nxt)
+    return model
+
+
+class _FromTorch:
+    """``from_torch``'s walk over the modules: adds the layers of each to ``model`` and
+    carries what one module leaves for the next (a pad before a conv or pool, the feature
+    order after a channels-first Flatten)."""
+
+    def __init__(self, model, dtype: str, explicit_permutes: bool):
+        self.model = model
+        self.dtype = dtype
+        self.explicit_permutes = explicit_permutes
+        self.permute_features = None  # pending (C, H, W) -> (H, W, C) reordering for the next Linear
+        self.pending_pad = None
+
+    def add(self, i: int, mod, nxt) -> int:
+        """Add module ``i`` (``nxt`` follows it); returns how many modules it used (2 when
+        the next one is an activation or Flatten folded into this layer)."""
+        nn = _torch().nn
+        m = _modules()
+        name = type(mod).__name__
+        dtype = self.dtype
         if isinstance(mod, m["Permute"]):
-            pass  # to_torch's layout changes; neuralab's tensors stay channels-last throughout
-        elif isinstance(mod, nn.Linear):
-            layer = Dense(mod.out_features, use_bias=mod.bias is not None, dtype=dtype)
-            model.add(layer)
-            kernel = mod.weight.detach().cpu().numpy().T
-            if permute_features is not None:
-                kernel = kernel[permute_features]
-                permute_features = None
-            weights = [kernel] + ([mod.bias.detach().cpu().numpy()] if mod.bias is not None else [])
-            act = _activation_of(nxt) if nxt is not None else None
-            if act is not None:
-                layer.activation = act
-                i += 1
-            layer.set_weights(weights)
-        elif isinstance(mod, (nn.ZeroPad2d, m["Pad2d"])):
-            pending_pad = tuple(mod.padding if isinstance(mod, nn.ZeroPad2d) else mod.pads)
-        elif isinstance(mod, nn.Conv2d):
-            if mod.groups != 1 or mod.padding_mode != "zeros":
-                raise ValueError(f"Module {i} ({name}): only groups=1 and zero padding are supported")
-            padding = "valid"
-            if mod.padding not in ((0, 0), "valid"):
-                raise ValueError(f"Module {i} ({name}): use padding=0 (a preceding ZeroPad2d "
-                                 "expresses 'same' padding)")
-            layer = Conv2D(mod.out_channels, mod.kernel_size, strides=mod.stride,
-                           dilation_rate=mod.dilation, use_bias=mod.bias is not None, dtype=dtype,
-                           padding=padding)
-            if pending_pad is not None:
-                layer = _conv_with_padding(model, layer, pending_pad, mod, dtype)
-                pending_pad = None
-            model.add(layer)
-            act = _activation_of(nxt) if nxt is not None else None
-            if act is not None:
-                layer.activation = act
-                i += 1
-            weights = [mod.weight.detach().cpu().numpy().transpose(2, 3, 1, 0)]
-            if mod.bias is not None:
-                weights.append(mod.bias.detach().cpu().numpy())
-            layer.set_weights(weights)
-        elif isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
-            kernel, stride = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
-            if _pair(mod.padding) != (0, 0):
-                raise ValueError(f"Module {i} ({name}): only padding=0 pools are supported")
-            padding = "valid"
-            if pending_pad is not None:
-                padding = _pool_padding(model, pending_pad, kernel, stride, i, name)
-                pending_pad = None
-            cls = MaxPooling2D if isinstance(mod, nn.MaxPool2d) else AveragePooling2D
-            model.add(cls(kernel, strides=stride, padding=padding, dtype=dtype))
-        elif isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-            if _pair(mod.output_size) != (1, 1):
-                raise ValueError(f"Module {i} ({name}): only output_size=1 (a global pool) is supported")
-            cls = GlobalAveragePooling2D if isinstance(mod, nn.AdaptiveAvgPool2d) else GlobalMaxPooling2D
-            keepdims = not (isinstance(nxt, nn.Flatten))
-            model.add(cls(keepdims=keepdims, dtype=dtype))
-            if not keepdims:
-                i += 1  # the Flatten is part of the global pool
-        elif isinstance(mod, nn.Flatten):
-            shape = model.output_shape
-            if len(shape) == 4 and not explicit_permutes:
-                # torch flattened (C, H, W); neuralab flattens (H, W, C)
-                h, w, c = shape[1:]
-                permute_features = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
-            model.add(Flatten(dtype=dtype))
-        elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            layer = BatchNormalization(epsilon=mod.eps, momentum=1 - (mod.momentum or 0.1),
-                                       dtype=dtype)
-            model.add(layer)
-            c = mod.num_features
-            gamma = mod.weight.detach().cpu().numpy() if mod.affine else np.ones(c)
-            beta = mod.bias.detach().cpu().numpy() if mod.affine else np.zeros(c)
-            layer.set_weights([gamma, beta, mod.running_mean.cpu().numpy(),
-                               mod.running_var.cpu().numpy()])
-        elif isinstance(mod, nn.Dropout2d):
-            model.add(SpatialDropout2D(mod.p, dtype=dtype))
+            return 1  # to_torch's layout changes; neuralab's tensors stay channels-last throughout
+        if isinstance(mod, nn.Linear):
+            return self._linear(mod, nxt)
+        if isinstance(mod, (nn.ZeroPad2d, m["Pad2d"])):
+            self.pending_pad = tuple(mod.padding if isinstance(mod, nn.ZeroPad2d) else mod.pads)
+            return 1
+        if isinstance(mod, nn.Conv2d):
+            return self._conv(i, name, mod, nxt)
+        if isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
+            self._pool(i, name, mod)
+            return 1
+        if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            return self._global_pool(i, name, mod, nxt)
+        if isinstance(mod, nn.Flatten):
+            self._flatten()
+            return 1
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            self._batchnorm(mod)
+            return 1
+        if isinstance(mod, nn.Dropout2d):
+            self.model.add(SpatialDropout2D(mod.p, dtype=dtype))
         elif isinstance(mod, nn.Dropout):
-            model.add(Dropout(mod.p, dtype=dtype))
+            self.model.add(Dropout(mod.p, dtype=dtype))
         elif isinstance(mod, nn.Embedding):
             layer = Embedding(mod.num_embeddings, mod.embedding_dim, dtype=dtype)
-            model.add(layer)
+            self.model.add(layer)
             layer.set_weights([mod.weight.detach().cpu().numpy()])
         elif isinstance(mod, m["View"]):
-            model.add(Reshape(mod.shape, dtype=dtype))
+            self.model.add(Reshape(mod.shape, dtype=dtype))
         elif isinstance(mod, nn.Identity):
             pass
         elif _activation_of(mod) is not None:
-            model.add(Activation(_activation_of(mod), dtype=dtype))
+            self.model.add(Activation(_activation_of(mod), dtype=dtype))
         else:
             raise ValueError(f"Module {i} ({name}) has no neuralab counterpart; supported: Linear, "
                              "Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvg/MaxPool2d(1), Flatten, "
                              "BatchNorm1d/2d, Dropout, Dropout2d, Embedding, activations")
-        i += 1
-    return model
+        return 1
+
+    @staticmethod
+    def _fold_activation(layer, nxt) -> int:
+        """Give ``layer`` the activation module ``nxt`` if it is one: 2 modules used, else 1."""
+        act = _activation_of(nxt) if nxt is not None else None
+        if act is None:
+            return 1
+        layer.activation = act
+        return 2
+
+    def _linear(self, mod, nxt) -> int:
+        layer = Dense(mod.out_features, use_bias=mod.bias is not None, dtype=self.dtype)
+        self.model.add(layer)
+        kernel = mod.weight.detach().cpu().numpy().T
+        if self.permute_features is not None:
+            kernel = kernel[self.permute_features]
+            self.permute_features = None
+        weights = [kernel] + ([mod.bias.detach().cpu().numpy()] if mod.bias is not None else [])
+        used = self._fold_activation(layer, nxt)
+        layer.set_weights(weights)
+        return used
+
+    def _conv(self, i: int, name: str, mod, nxt) -> int:
+        if mod.groups != 1 or mod.padding_mode != "zeros":
+            raise ValueError(f"Module {i} ({name}): only groups=1 and zero padding are supported")
+        padding = "valid"
+        if mod.padding not in ((0, 0), "valid"):
+            raise ValueError(f"Module {i} ({name}): use padding=0 (a preceding ZeroPad2d "
+                             "expresses 'same' padding)")
+        layer = Conv2D(mod.out_channels, mod.kernel_size, strides=mod.stride,
+                       dilation_rate=mod.dilation, use_bias=mod.bias is not None, dtype=self.dtype,
+                       padding=padding)
+        if self.pending_pad is not None:
+            layer = _conv_with_padding(self.model, layer, self.pending_pad, mod, self.dtype)
+            self.pending_pad = None
+        self.model.add(layer)
+        used = self._fold_activation(layer, nxt)
+        weights = [mod.weight.detach().cpu().numpy().transpose(2, 3, 1, 0)]
+        if mod.bias is not None:
+            weights.append(mod.bias.detach().cpu().numpy())
+        layer.set_weights(weights)
+        return used
+
+    def _pool(self, i: int, name: str, mod) -> None:
+        nn = _torch().nn
+        kernel, stride = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
+        if _pair(mod.padding) != (0, 0):
+            raise ValueError(f"Module {i} ({name}): only padding=0 pools are supported")
+        padding = "valid"
+        if self.pending_pad is not None:
+            padding = _pool_padding(self.model, self.pending_pad, kernel, stride, i, name)
+            self.pending_pad = None
+        cls = MaxPooling2D if isinstance(mod, nn.MaxPool2d) else AveragePooling2D
+        self.model.add(cls(kernel, strides=stride, padding=padding, dtype=self.dtype))
+
+    def _global_pool(self, i: int, name: str, mod, nxt) -> int:
+        nn = _torch().nn
+        if _pair(mod.output_size) != (1, 1):
+            raise ValueError(f"Module {i} ({name}): only output_size=1 (a global pool) is supported")
+        cls = GlobalAveragePooling2D if isinstance(mod, nn.AdaptiveAvgPool2d) else GlobalMaxPooling2D
+        keepdims = not (isinstance(nxt, nn.Flatten))
+        self.model.add(cls(keepdims=keepdims, dtype=self.dtype))
+        return 1 if keepdims else 2  # the Flatten is part of the global pool
+
+    def _flatten(self) -> None:
+        shape = self.model.output_shape
+        if len(shape) == 4 and not self.explicit_permutes:
+            # torch flattened (C, H, W); neuralab flattens (H, W, C)
+            h, w, c = shape[1:]
+            self.permute_features = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+        self.model.add(Flatten(dtype=self.dtype))
+
+    def _batchnorm(self, mod) -> None:
+        layer = BatchNormalization(epsilon=mod.eps, momentum=1 - (mod.momentum or 0.1),
+                                   dtype=self.dtype)
+        self.model.add(layer)
+        c = mod.num_features
+        gamma = mod.weight.detach().cpu().numpy() if mod.affine else np.ones(c)
+        beta = mod.bias.detach().cpu().numpy() if mod.affine else np.zeros(c)
+        layer.set_weights([gamma, beta, mod.running_mean.cpu().numpy(),
+                           mod.running_var.cpu().numpy()])
 
 
 def _pair(value):
