@@ -55,13 +55,21 @@ def check_gradients(layer, x, douts=None, seed=0):
     """Relative errors of dL/dx and dL/dW for L = sum_k sum(douts[k] * y_k) (one output, or
     a list of outputs with ``None`` for unused ones); random douts for one output."""
     x = x.copy()
-    ys = layer.forward(x, training=True)
+    noisy = [a for a in [layer, *layer._sublayers()] if getattr(a, "rng", None) is not None]
+    noise = [a.rng.bit_generator.state for a in noisy]
+
+    def run():  # the same dropout masks in every evaluation
+        for a, state in zip(noisy, noise):
+            a.rng.bit_generator.state = state
+        return layer.forward(x, training=True)
+
+    ys = run()
     if douts is None:
         douts = np.random.default_rng(seed).standard_normal(ys.shape)
     listed = isinstance(douts, list)
 
     def loss():
-        out = layer.forward(x, training=True)
+        out = run()
         pairs = zip(douts, out) if listed else [(douts, out)]
         return float(sum(np.sum(d * y) for d, y in pairs if d is not None))
 
@@ -123,6 +131,33 @@ def test_bidirectional_without_merge_and_with_states_matches_centred_differences
     assert [y.shape for y in ys] == [(N, H)] * 4  # forward out, backward out, h_f, h_b
     errors = check_gradients(layer, x, state_douts(rng, ys, [True, False, True, True]))
     assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.SimpleRNN(H, dropout=0.4, recurrent_dropout=0.3, return_sequences=True),
+    lambda: layers.LSTM(H, dropout=0.4, recurrent_dropout=0.3, go_backwards=True),
+    lambda: layers.GRU(H, dropout=0.4, recurrent_dropout=0.3, return_sequences=True),
+    lambda: layers.GRU(H, recurrent_dropout=0.5, reset_after=False),
+    lambda: layers.Bidirectional(layers.LSTM(H, recurrent_dropout=0.5, return_sequences=True)),
+], ids=["simple_rnn", "lstm", "gru", "gru_reset_before", "bidirectional_lstm"])
+def test_dropout_and_recurrent_dropout_gradients_match_centred_differences(float64, rng, make):
+    layer = built(make(), rng)
+    errors = check_gradients(layer, rng.standard_normal((N, T, D)))
+    assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize("kind", list(RNNS))
+def test_input_dropout_uses_one_mask_for_every_step_and_only_in_training(float64, rng, kind):
+    layer = built(RNNS[kind](H, dropout=0.5, return_sequences=True), rng)
+    twin = RNNS[kind](H, return_sequences=True)
+    twin.build((None, T, D))
+    twin.set_weights(layer.get_weights())
+    x = rng.standard_normal((8, T, D))
+    y = layer.forward(x, training=True)
+    mask = layer._masks[0]
+    assert mask.shape == (8, D) and set(np.unique(mask)) <= {0.0, 2.0} and 0 < mask.mean() < 2
+    np.testing.assert_allclose(y, twin.forward(x * mask[:, None]), rtol=1e-12)
+    np.testing.assert_allclose(layer.forward(x), twin.forward(x), rtol=1e-12)
 
 
 def test_time_distributed_dense_matches_centred_differences(float64, rng):
@@ -287,6 +322,8 @@ CALL_CASES = [
     ("lstm_backwards", lambda: layers.LSTM(3, go_backwards=True), _floats((4, 2))),
     ("gru", lambda: layers.GRU(3, return_sequences=True), _floats((4, 2))),
     ("gru_reset_before", lambda: layers.GRU(2, reset_after=False), _floats((3, 2))),
+    ("lstm_dropout", lambda: layers.LSTM(3, dropout=0.3, recurrent_dropout=0.3,
+                                         return_sequences=True), _floats((4, 2))),
     ("bidirectional_lstm", lambda: layers.Bidirectional(layers.LSTM(2, return_sequences=True)),
      _floats((4, 2))),
     ("bidirectional_gru_mul", lambda: layers.Bidirectional(layers.GRU(2), merge_mode="mul"),
@@ -405,7 +442,8 @@ def test_functional_model_with_states_saves_and_loads(tmp_path, rng):
 @pytest.mark.parametrize("make", [
     lambda: layers.SimpleRNN(3, activation="relu", return_state=True),
     lambda: layers.LSTM(3, go_backwards=True, unit_forget_bias=False, kernel_regularizer="l2"),
-    lambda: layers.GRU(3, reset_after=False, recurrent_initializer="glorot_uniform"),
+    lambda: layers.GRU(3, reset_after=False, recurrent_initializer="glorot_uniform", dropout=0.1,
+                       recurrent_dropout=0.2, seed=3),
     lambda: layers.Bidirectional(layers.LSTM(3, return_sequences=True), merge_mode="ave"),
     lambda: layers.TimeDistributed(layers.Dense(2)),
 ])
@@ -427,8 +465,8 @@ def test_inputs_that_are_not_sequences_are_refused_with_the_expected_shape():
 
 
 def test_unsupported_options_are_refused():
-    with pytest.raises(ValueError, match="dropout"):
-        layers.LSTM(2, dropout=0.2)
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\)"):
+        layers.LSTM(2, recurrent_dropout=1.0)
     with pytest.raises(ValueError, match="stateful"):
         layers.GRU(2, stateful=True)
     with pytest.raises(ValueError, match="merge_mode"):

@@ -15,13 +15,18 @@ Outputs: the last ``h`` (N, H), all of them (N, T, H) with ``return_sequences``,
 ``return_state`` a list ``[output, h]`` (``[output, h, c]`` for LSTM); ``backward`` then
 takes a list of gradients with ``None`` for outputs nobody used. With ``go_backwards`` the
 sequence is read from its end and the outputs come in that (reversed) order, as in Keras.
+
+Dropout (training only, Keras 3's rule): ``dropout`` zeroes input features with one mask
+per sequence (N, D) shared by all steps, ``recurrent_dropout`` zeroes entries of
+``h_{t-1}`` with one mask (N, H) where it enters the recurrent product ``h_{t-1} Wh`` (the
+GRU's ``z * h_{t-1}`` and the LSTM's cell see the unmasked state).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import activations, backend, initializers, regularizers
 from .base import Layer, format_shape, register
 
 
@@ -74,8 +79,9 @@ class Recurrent(Layer):
 
     gates = 1
     state_names: tuple[str, ...] = ("h",)
-    #: one call's cache: the (possibly reversed) input, all hidden states, per-step values
-    _cache_attrs = ("_x", "_hs", "_steps")
+    #: one call's cache: the (possibly reversed, dropped-out) input, all hidden states,
+    #: per-step values and the dropout masks (input, recurrent) of that call
+    _cache_attrs = ("_x", "_hs", "_steps", "_masks")
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
@@ -84,15 +90,14 @@ class Recurrent(Layer):
                  dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 **kwargs):
+                 seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{kind} units must be a positive integer, got {units!r}")
-        if dropout or recurrent_dropout:
-            raise ValueError(f"{kind}: dropout and recurrent_dropout are not supported yet "
-                             f"(got {dropout}, {recurrent_dropout}); put a Dropout layer before "
-                             "or after the recurrent layer")
+        for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= rate < 1:
+                raise ValueError(f"{kind} {label} must be in [0, 1), got {rate!r}")
         if stateful:
             raise ValueError(f"{kind}: stateful=True is not supported")
         self.units = int(units)
@@ -109,6 +114,9 @@ class Recurrent(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.unroll = bool(unroll)  # one loop either way; kept for Keras configs
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.seed = seed
+        self.rng: np.random.Generator | None = None
         self.kernel = self.recurrent_kernel = self.bias = None
 
     # -- weights and shapes -------------------------------------------------------------
@@ -126,6 +134,7 @@ class Recurrent(Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init(),
                                         self.bias_regularizer)
+        self.rng = backend.spawn_rng(self.seed)
 
     def _bias_shape(self) -> tuple[int, ...]:
         return (self.units * self.gates,)
@@ -159,6 +168,10 @@ class Recurrent(Layer):
         x = self._check_sequence(x)
         if self.go_backwards:
             x = x[:, ::-1]
+        self._masks = (self._mask(training, self.dropout, (x.shape[0], x.shape[-1])),
+                       self._mask(training, self.recurrent_dropout, (x.shape[0], self.units)))
+        if self._masks[0] is not None:
+            x = x * self._masks[0][:, None]
         self._x = x
         xw = x @ self.kernel.data  # the input side of every step at once, (N, T, G*H)
         if self.use_bias:
@@ -166,6 +179,18 @@ class Recurrent(Layer):
         self._hs, states = self._scan(xw)
         y = self._hs if self.return_sequences else self._hs[:, -1]
         return [y] + states if self.return_state else y
+
+    def _mask(self, training: bool, rate: float, shape) -> np.ndarray | None:
+        """An inverted-dropout mask (keep / (1 - rate)), or None outside training."""
+        if not training or rate == 0:
+            return None
+        keep = self.rng.random(shape) >= rate
+        return keep.astype(self.dtype) / (1.0 - rate)
+
+    def _masked(self, h: np.ndarray) -> np.ndarray:
+        """h_{t-1} as the recurrent product sees it (recurrent dropout); also for dL/dh."""
+        mask = self._masks[1]
+        return h if mask is None else h * (mask if h.ndim == 2 else mask[:, None])
 
     def _input_bias(self) -> np.ndarray:
         return self.bias.data
@@ -192,6 +217,8 @@ class Recurrent(Layer):
         if self.skip_input_grad:
             return None
         dx = (dz2 @ self.kernel.data.T).reshape(n, t, d)
+        if self._masks[0] is not None:
+            dx *= self._masks[0][:, None]
         return dx[:, ::-1] if self.go_backwards else dx
 
     def _h_prev(self) -> np.ndarray:
@@ -201,6 +228,9 @@ class Recurrent(Layer):
         h_prev[:, 0] = 0
         h_prev[:, 1:] = hs[:, :-1]
         return h_prev
+
+    def _accumulate_recurrent_masked(self, dz: np.ndarray) -> None:
+        self._accumulate_recurrent(self._masked(self._h_prev()), dz)
 
     def _accumulate_recurrent(self, h_prev: np.ndarray, dz: np.ndarray) -> None:
         """dWh += sum_t h_{t-1}^T dz_t, as one product over all steps."""
@@ -228,7 +258,8 @@ class Recurrent(Layer):
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "return_sequences": self.return_sequences, "return_state": self.return_state,
-            "go_backwards": self.go_backwards, "unroll": self.unroll,
+            "go_backwards": self.go_backwards, "unroll": self.unroll, "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
         }
 
 
@@ -257,7 +288,7 @@ class SimpleRNN(Recurrent):
         hs = np.empty_like(xw)
         h = np.zeros((n, units), xw.dtype)
         for step in range(t):
-            a = xw[:, step] + h @ Wh
+            a = xw[:, step] + self._masked(h) @ Wh
             h = self.activation.forward(a, out=a)
             hs[:, step] = h
         self._steps = None
@@ -270,8 +301,8 @@ class SimpleRNN(Recurrent):
         for step in reversed(range(hs.shape[1])):
             dh = dhs[:, step] + dh_next
             da[:, step] = self.activation.backward(dh, hs[:, step])
-            dh_next = da[:, step] @ Wh.T
-        self._accumulate_recurrent(self._h_prev(), da)
+            dh_next = self._masked(da[:, step] @ Wh.T)
+        self._accumulate_recurrent_masked(da)
         return da, None
 
     def get_config(self):
@@ -326,7 +357,7 @@ class LSTM(Recurrent):
         gates = np.empty_like(xw)  # i, f, g, o after their activations
         h, c = np.zeros((n, H), xw.dtype), np.zeros((n, H), xw.dtype)
         for step in range(t):
-            z = xw[:, step] + h @ Wh
+            z = xw[:, step] + self._masked(h) @ Wh
             # activations may return their input (linear): the results are copied out
             gates[:, step, :H] = i = rec.forward(z[:, :H])
             gates[:, step, H:2 * H] = f = rec.forward(z[:, H:2 * H])
@@ -358,8 +389,8 @@ class LSTM(Recurrent):
             dz[:, step, 2 * H:3 * H] = act.backward(dc * i, g)
             dz[:, step, 3 * H:] = rec.backward(dh * tcs[:, step], o)
             dc_next = dc * f
-            dh_next = dz[:, step] @ Wh.T
-        self._accumulate_recurrent(self._h_prev(), dz)
+            dh_next = self._masked(dz[:, step] @ Wh.T)
+        self._accumulate_recurrent_masked(dz)
         return dz, None
 
     def get_config(self):
@@ -409,16 +440,17 @@ class GRU(Recurrent):
         h = np.zeros((n, H), xw.dtype)
         for step in range(t):
             x_t, out = xw[:, step], gates[:, step]
+            hm = self._masked(h)  # z * h_{t-1} below uses the unmasked state
             if self.reset_after:
-                inner = h @ Wh
+                inner = hm @ Wh
                 if self.use_bias:
                     inner += self.bias.data[1]
                 out[:, :2 * H] = zr = rec.forward(x_t[:, :2 * H] + inner[:, :2 * H])
                 inner_h[:, step] = inner[:, 2 * H:]
                 a = x_t[:, 2 * H:] + zr[:, H:] * inner[:, 2 * H:]
             else:
-                out[:, :2 * H] = zr = rec.forward(x_t[:, :2 * H] + h @ Wh[:, :2 * H])
-                np.matmul(zr[:, H:] * h, Wh[:, 2 * H:], out=inner_h[:, step])
+                out[:, :2 * H] = zr = rec.forward(x_t[:, :2 * H] + hm @ Wh[:, :2 * H])
+                np.matmul(zr[:, H:] * hm, Wh[:, 2 * H:], out=inner_h[:, step])
                 a = x_t[:, 2 * H:] + inner_h[:, step]
             out[:, 2 * H:] = hn = act.forward(a)
             z = zr[:, :H]
@@ -433,6 +465,7 @@ class GRU(Recurrent):
         Wh = self.recurrent_kernel.data
         act, rec = self.activation, self.recurrent_activation
         h_prev = self._h_prev()
+        hm_prev = self._masked(h_prev)
         dz = np.empty_like(gates)  # input side: d(xz, xr, xh)
         dinner = np.empty_like(gates) if self.reset_after else None  # d(hz, hr, hh)
         dh_next = np.zeros_like(h_prev[:, 0]) if dstates[0] is None else dstates[0]
@@ -446,19 +479,19 @@ class GRU(Recurrent):
                 dz[:, step, H:2 * H] = rec.backward(da_h * inner_h[:, step], r)
                 dinner[:, step, :2 * H] = dz[:, step, :2 * H]
                 np.multiply(da_h, r, out=dinner[:, step, 2 * H:])
-                dh_next = dh * z + dinner[:, step] @ Wh.T
+                dh_next = dh * z + self._masked(dinner[:, step] @ Wh.T)
             else:
                 drh = da_h @ Wh[:, 2 * H:].T  # d(r * h_{t-1})
-                dz[:, step, H:2 * H] = rec.backward(drh * hp, r)
-                dh_next = dh * z + drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T
+                dz[:, step, H:2 * H] = rec.backward(drh * hm_prev[:, step], r)
+                dh_next = dh * z + self._masked(drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T)
         if self.reset_after:
-            self._accumulate_recurrent(h_prev, dinner)
+            self._accumulate_recurrent(hm_prev, dinner)
             return dz, dinner.reshape(-1, 3 * H).sum(axis=0)
         if self.recurrent_kernel.trainable:
             # Wh_zr sees h_{t-1}, Wh_h sees r * h_{t-1}
             dWh = np.empty_like(Wh)
-            dWh[:, :2 * H] = h_prev.reshape(-1, H).T @ dz[..., :2 * H].reshape(-1, 2 * H)
-            rh = gates[..., H:2 * H] * h_prev
+            dWh[:, :2 * H] = hm_prev.reshape(-1, H).T @ dz[..., :2 * H].reshape(-1, 2 * H)
+            rh = gates[..., H:2 * H] * hm_prev
             dWh[:, 2 * H:] = rh.reshape(-1, H).T @ dz[..., 2 * H:].reshape(-1, H)
             self.recurrent_kernel.accumulate(dWh)
         return dz, None
