@@ -8,7 +8,6 @@ training interface only (:class:`~neuralab.training.trainer.Trainer`).
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from ..datasets.batching import RowGatherer, batch_slices
+from .batches import ArrayBatches, IterableBatches, batch_source, is_batch_source
 from .data import prepare_inputs, prepare_sample_weights, prepare_targets
 from .trainer import TrainingDiverged
 
@@ -41,17 +41,6 @@ def _verbosity(verbose) -> int:
     return int(verbose)
 
 
-class _Batches:
-    """Gathers the rows of a batch from every input and target array (reused buffers)."""
-
-    def __init__(self, arrays, dtypes, batch_size: int):
-        self.gatherers = [None if a is None else RowGatherer(a, dtype, batch_size)
-                          for a, dtype in zip(arrays, dtypes)]
-
-    def rows(self, index) -> list:
-        return [None if g is None else g.rows(index) for g in self.gatherers]
-
-
 class _Mean:
     """Running mean of the total loss and of each output's loss, weighted by batch size."""
 
@@ -73,40 +62,30 @@ class _Mean:
         return model.step_logs(self.total / count, metrics)
 
 
-def _run_test_loop(model, xs, ys, batch_size: int, cbs=None, sws=None, steps=None) -> dict:
+def _run_test_loop(model, batches, cbs=None) -> dict:
+    """Loss and metrics over ``batches`` (an ArrayBatches or IterableBatches)."""
     metrics = model._test_metrics
-    for ms in metrics:
+    for ms in metrics or []:
         for m in ms:
             m.reset_state()
-    n = len(xs[0])
-    batches_x = _Batches(xs, [model.dtype] * len(xs), batch_size)
-    mean = _Mean(len(ys))
-    for step, index in enumerate(batch_slices(n, batch_size)[:steps]):
+    mean = _Mean(len(model.output_names))
+    for step, (xb, yb, swb) in enumerate(batches.epoch(model.rng)):
+        if yb is None:
+            raise ValueError("evaluation needs targets: the generator yielded batches without y")
+        if metrics is None:
+            model.resolve_metrics(yb)
+            metrics = model._test_metrics
         if cbs is not None:
             cbs.call("on_test_batch_begin", step, None)
-        xb = batches_x.rows(index)
-        yb = [None if y is None else y[index] for y in ys]
-        swb = None if sws is None else [None if w is None else w[index] for w in sws]
         value = model.test_step(xb, yb, swb)
         mean.add(model, value, len(xb[0]))
         model.update_metrics(metrics, yb)
         if cbs is not None:
             cbs.call("on_test_batch_end", step, mean.logs(model, metrics))
+    if mean.count == 0:
+        raise ValueError("Cannot evaluate on an empty dataset (0 samples): the loss and "
+                         "metrics of no samples are undefined")
     return mean.logs(model, metrics)
-
-
-def _validation(model, validation_data):
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                         "sample_weight_val)")
-    xs = prepare_inputs(model, validation_data[0])
-    if len(xs[0]) == 0:
-        raise ValueError("validation_data is empty (0 samples): pass samples to validate on, "
-                         "or leave validation_data out")
-    ys = prepare_targets(model, validation_data[1], len(xs[0]))
-    sws = prepare_sample_weights(model, validation_data[2], None, ys, len(xs[0])) \
-        if len(validation_data) == 3 else None
-    return xs, ys, sws
 
 
 def _steps(value, name: str):
@@ -118,45 +97,64 @@ def _steps(value, name: str):
 
 
 def _split(arrays, start: int, stop: int | None):
-    return [None if a is None else a[start:stop] for a in arrays]
+    return None if arrays is None else [None if a is None else a[start:stop] for a in arrays]
 
 
-def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-        validation_batch_size=None, validation_freq=1):
-    model._require_compiled("fit")
-    steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch")
-    validation_steps = _steps(validation_steps, "validation_steps")
-    verbose = _verbosity(verbose)
-    batch_size = _batch_size(batch_size)
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    xs = prepare_inputs(model, x)
-    ys = prepare_targets(model, y, len(xs[0]))
-    sws = prepare_sample_weights(model, sample_weight, class_weight, ys, len(xs[0]))
-    if validation_data is None and validation_split:
-        if not 0 < validation_split < 1:
-            raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
-        split = int(len(xs[0]) * (1 - validation_split))  # Keras: the last samples, unshuffled
-        validation = (_split(xs, split, None), _split(ys, split, None),
-                      None if sws is None else _split(sws, split, None))
-        xs, ys = _split(xs, 0, split), _split(ys, 0, split)
-        sws = None if sws is None else _split(sws, 0, split)
-        if len(validation[0][0]) == 0:
-            raise ValueError(f"validation_split={validation_split} leaves no validation "
-                             f"samples out of {len(xs[0])}")
-    elif validation_data is not None:
-        validation = _validation(model, validation_data)
+def _fit_sources(model, x, y, sample_weight, class_weight, batch_size: int, shuffle: bool,
+                 steps_per_epoch, validation_split, validation_data, val_batch: int,
+                 validation_steps):
+    """The training batches and the validation batches (or ``None``) of a ``fit`` call."""
+    if is_batch_source(x):
+        if validation_split:
+            raise ValueError("validation_split is not supported when x is a generator or "
+                             "PyDataset: pass validation_data instead")
+        train = batch_source(model, x, y, None, batch_size, shuffle, steps_per_epoch)
     else:
-        validation = None
-    n = len(xs[0])
-    if n == 0:
-        raise ValueError("Cannot fit on an empty dataset")
-    val_batch = _batch_size(validation_batch_size, batch_size)
+        xs = prepare_inputs(model, x)
+        ys = prepare_targets(model, y, len(xs[0]))
+        sws = prepare_sample_weights(model, sample_weight, class_weight, ys, len(xs[0]))
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+            split = int(len(xs[0]) * (1 - validation_split))  # Keras: the last samples
+            if split == len(xs[0]):
+                raise ValueError(f"validation_split={validation_split} leaves no validation "
+                                 f"samples out of {len(xs[0])}")
+            validation = ArrayBatches(model, _split(xs, split, None), _split(ys, split, None),
+                                      _split(sws, split, None), val_batch, False,
+                                      validation_steps)
+            xs, ys, sws = _split(xs, 0, split), _split(ys, 0, split), _split(sws, 0, split)
+            train = ArrayBatches(model, xs, ys, sws, batch_size, shuffle, steps_per_epoch)
+            return _nonempty(train), validation
+        train = ArrayBatches(model, xs, ys, sws, batch_size, shuffle, steps_per_epoch)
+    return _nonempty(train), _validation(model, validation_data, val_batch, validation_steps)
 
-    model.prepare_training()
-    metrics = model.resolve_metrics(ys)
+
+def _nonempty(batches):
+    if batches.samples == 0:
+        raise ValueError("Cannot fit on an empty dataset")
+    return batches
+
+
+def _validation(model, validation_data, batch_size: int, steps):
+    if validation_data is None:
+        return None
+    if is_batch_source(validation_data):
+        return IterableBatches(model, validation_data, steps, "validation_data")
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                         "sample_weight_val), or a generator/PyDataset of such batches")
+    weights = validation_data[2] if len(validation_data) == 3 else None
+    batches = batch_source(model, validation_data[0], validation_data[1], weights, batch_size,
+                           False, steps, "validation_data")
+    if batches.samples == 0:
+        raise ValueError("validation_data is empty (0 samples): pass samples to validate on, "
+                         "or leave validation_data out")
+    return batches
+
+
+def _callback_list(model, callbacks, verbose: int, params: dict):
+    """The user's callbacks, then History (returned too) and the progress logger."""
     history = callbacks_module.History()
     model.history = history
     user_callbacks = list(callbacks or [])
@@ -166,69 +164,86 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
     all_callbacks = user_callbacks + [history]
     if verbose:
         all_callbacks.append(callbacks_module.ProgressLogger(verbose))
-    slices = batch_slices(n, batch_size)[:steps_per_epoch]
-    steps = len(slices)
-    cbs = callbacks_module.CallbackList(
-        all_callbacks, model, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                               "batch_size": batch_size, "samples": n})
-    batches_x = _Batches(xs, [model.dtype] * len(xs), batch_size)
-    batches_y = _Batches(ys, [None if y is None else y.dtype for y in ys], batch_size)
-    batches_w = None if sws is None else _Batches(sws, [np.float64] * len(sws), batch_size)
+    return callbacks_module.CallbackList(all_callbacks, model, params), history
 
+
+def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+        validation_batch_size=None, validation_freq=1):
+    model._require_compiled("fit")
+    verbose = _verbosity(verbose)
+    batch_size = _batch_size(batch_size)
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    train, validation = _fit_sources(
+        model, x, y, sample_weight, class_weight, batch_size, shuffle,
+        _steps(steps_per_epoch, "steps_per_epoch"), validation_split, validation_data,
+        _batch_size(validation_batch_size, batch_size),
+        _steps(validation_steps, "validation_steps"))
+    model.prepare_training()
+    if isinstance(train, ArrayBatches):
+        model.resolve_metrics(train.ys)
+    cbs, history = _callback_list(model, callbacks, verbose, {
+        "epochs": epochs, "steps": train.steps, "verbose": verbose, "batch_size": batch_size,
+        "samples": train.samples})
     model.stop_training = False
     model.set_buffer_reuse(True)
     logs: dict = {}
-    # overflow shows up as a NaN/inf loss, which stops training with a clear message;
-    # numpy's own RuntimeWarnings about it would only add noise
-    errstate = np.errstate(over="ignore", invalid="ignore")
-    errstate.__enter__()
     try:
-        cbs.on_train_begin(logs)
-        for epoch in range(initial_epoch, epochs):
-            for ms in metrics:
-                for m in ms:
-                    m.reset_state()
-            snapshot = [data.copy() for data, _ in model._flat]
-            cbs.call("on_epoch_begin", epoch, {})
-            order = model.rng.permutation(n) if shuffle else None
-            mean = _Mean(len(ys))
-            batch_cbs = cbs.batch_callbacks
-            diverged = False
-            for step, index in enumerate(slices):
-                if order is not None:
-                    index = order[index]
-                xb, yb = batches_x.rows(index), batches_y.rows(index)
-                swb = None if batches_w is None else batches_w.rows(index)
-                if batch_cbs:
-                    cbs.call_batch("on_train_batch_begin", step, {})
-                try:
-                    value = model.train_step(xb, yb, swb)
-                except TrainingDiverged as error:
-                    _report_divergence(model, history, epoch, step, steps, str(error), snapshot)
-                    diverged = True
+        # overflow shows up as a NaN/inf loss, which stops training with a clear message;
+        # numpy's own RuntimeWarnings about it would only add noise
+        with np.errstate(over="ignore", invalid="ignore"):
+            cbs.on_train_begin(logs)
+            for epoch in range(initial_epoch, epochs):
+                logs = _train_epoch(model, train, cbs, history, epoch)
+                if logs is None:  # diverged
+                    logs = {}
                     break
-                mean.add(model, value, len(xb[0]))
-                model.update_metrics(metrics, yb)
-                if batch_cbs:
-                    cbs.call_batch("on_train_batch_end", step, mean.logs(model, metrics))
+                if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                    cbs.call("on_test_begin", {})  # as in Keras, validation is an evaluate
+                    val_logs = _run_test_loop(model, validation, cbs)
+                    cbs.call("on_test_end", dict(val_logs))
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                logs["lr"] = model.optimizer.learning_rate
+                cbs.call("on_epoch_end", epoch, logs)
                 if model.stop_training:
                     break
-            if diverged:
-                break
-            logs = mean.logs(model, metrics)
-            if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = _run_test_loop(model, validation[0], validation[1], val_batch,
-                                          sws=validation[2], steps=validation_steps)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            logs["lr"] = model.optimizer.learning_rate
-            cbs.call("on_epoch_end", epoch, logs)
-            if model.stop_training:
-                break
-        cbs.call("on_train_end", logs)
+            cbs.call("on_train_end", logs)
     finally:
-        errstate.__exit__(None, None, None)
         model.set_buffer_reuse(False)
     return history
+
+
+def _train_epoch(model, train, cbs, history, epoch: int) -> dict | None:
+    """One epoch of steps; its logs, or ``None`` when training diverged."""
+    for ms in model._train_metrics or []:
+        for m in ms:
+            m.reset_state()
+    snapshot = [data.copy() for data, _ in model._flat]
+    cbs.call("on_epoch_begin", epoch, {})
+    mean = _Mean(len(model.output_names))
+    batch_cbs = cbs.batch_callbacks
+    metrics = model._train_metrics
+    for step, (xb, yb, swb) in enumerate(train.epoch(model.rng)):
+        if yb is None:
+            raise ValueError("fit needs targets: the generator yielded batches without y")
+        if metrics is None:
+            metrics = model.resolve_metrics(yb)
+        if batch_cbs:
+            cbs.call_batch("on_train_batch_begin", step, {})
+        try:
+            value = model.train_step(xb, yb, swb)
+        except TrainingDiverged as error:
+            _report_divergence(model, history, epoch, step, train.steps, str(error), snapshot)
+            return None
+        mean.add(model, value, len(xb[0]))
+        model.update_metrics(metrics, yb)
+        if batch_cbs:
+            cbs.call_batch("on_train_batch_end", step, mean.logs(model, metrics))
+        if model.stop_training:
+            break
+    return mean.logs(model, metrics or [])
 
 
 def _report_divergence(model, history, epoch: int, step: int, steps: int, reason: str,
@@ -238,7 +253,8 @@ def _report_divergence(model, history, epoch: int, step: int, steps: int, reason
     for (data, _), saved in zip(model._flat, snapshot):
         data[...] = saved
     lr = model.optimizer.learning_rate
-    message = (f"Training stopped at epoch {epoch + 1}, batch {step + 1}/{steps}: {reason}. "
+    message = (f"Training stopped at epoch {epoch + 1}, batch {step + 1}"
+               f"{'' if steps is None else f'/{steps}'}: {reason}. "
                f"The weights were restored to those at the start of epoch {epoch + 1}. The "
                f"learning rate ({lr:g}) may be too high: try a smaller one, or standardize "
                "the inputs.")
@@ -252,26 +268,24 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
     model._require_compiled("evaluate")
     verbose = _verbosity(verbose)
     batch_size = _batch_size(batch_size)
-    xs = prepare_inputs(model, x)
-    if len(xs[0]) == 0:
+    batches = batch_source(model, x, y, sample_weight, batch_size, False, _steps(steps, "steps"))
+    if batches.samples == 0:
         raise ValueError("Cannot evaluate on an empty dataset (0 samples): the loss and "
                          "metrics of no samples are undefined")
-    ys = prepare_targets(model, y, len(xs[0]))
-    sws = prepare_sample_weights(model, sample_weight, None, ys, len(xs[0]))
-    steps = _steps(steps, "steps")
     model.prepare_training()
-    model.resolve_metrics(ys)
+    if isinstance(batches, ArrayBatches):
+        model.resolve_metrics(batches.ys)
     cbs = callbacks_module.CallbackList(callbacks or [], model, {"verbose": verbose})
     cbs.call("on_test_begin", None)
     model.set_buffer_reuse(True)
     try:
-        logs = _run_test_loop(model, xs, ys, batch_size, cbs if callbacks else None, sws, steps)
+        logs = _run_test_loop(model, batches, cbs if callbacks else None)
     finally:
         model.set_buffer_reuse(False)
     cbs.call("on_test_end", logs)
     if verbose:
-        steps = math.ceil(len(xs[0]) / batch_size)
-        print(f"{steps}/{steps} - {callbacks_module.format_logs(logs)}", file=sys.stdout)
+        print(f"{batches.steps}/{batches.steps} - {callbacks_module.format_logs(logs)}",
+              file=sys.stdout)
     return _pack(logs, return_dict)
 
 
@@ -282,18 +296,26 @@ def _pack(logs: dict, return_dict: bool):
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=None, verbose=0, callbacks=None):
+def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     batch_size = _batch_size(batch_size)
+    if is_batch_source(x):
+        batches = IterableBatches(model, x, _steps(steps, "steps"))
+        parts = [model.run_graph(xb, False, record=False)[0]
+                 for xb, _, _ in batches.epoch(model.rng)]
+        if not parts:
+            raise ValueError("predict: the generator yielded no batch")
+        outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        return model.structure_outputs(_checked(model, outs))
     xs = prepare_inputs(model, x)
     n = len(xs[0])
     cbs = callbacks_module.CallbackList(callbacks or [], model, {"verbose": verbose})
     cbs.call("on_predict_begin", None)
-    batches = _Batches(xs, [model.dtype] * len(xs), batch_size)
+    gatherers = [RowGatherer(a, model.dtype, batch_size) for a in xs]
     outs: list[np.ndarray] | None = None
     model.set_buffer_reuse(True)
     try:
-        for index in batch_slices(n, batch_size):
-            values, _ = model.run_graph(batches.rows(index), False, record=False)
+        for index in batch_slices(n, batch_size)[:_steps(steps, "steps")]:
+            values, _ = model.run_graph([g.rows(index) for g in gatherers], False, record=False)
             if outs is None:
                 outs = [np.empty((n,) + v.shape[1:], dtype=v.dtype) for v in values]
             for out, v in zip(outs, values):
@@ -304,13 +326,18 @@ def predict(model, x, batch_size=None, verbose=0, callbacks=None):
     if outs is None:
         outs = [np.empty((0,) + tuple(shape[1:]), dtype=model.dtype)
                 for shape in model.output_shapes]
+    return model.structure_outputs(_checked(model, outs))
+
+
+def _checked(model, outs: list[np.ndarray]) -> list[np.ndarray]:
+    """Warn when predictions hold NaN/inf (diverged weights), instead of staying silent."""
     bad = sum(int(np.count_nonzero(~np.isfinite(o))) for o in outs
               if np.issubdtype(o.dtype, np.floating))
     if bad:
         warnings.warn(f"predict: {bad} output value(s) are NaN or infinite: the weights of "
                       f"model {model.name!r} may have diverged (check its training history)",
-                      RuntimeWarning, stacklevel=3)
-    return model.structure_outputs(outs)
+                      RuntimeWarning, stacklevel=4)
+    return outs
 
 
 def train_on_batch(model, x, y, sample_weight=None, class_weight=None, reset_metrics=True,

@@ -24,9 +24,9 @@ import numpy as np
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from .. import ops
 from .. import optimizers as optimizers_module
 from ..layers.dense import ActivationMixin
-from .. import ops
 from ..parameter import Parameter
 from ..tensor import Tensor, as_tensor, enable_grad
 from .data import prepare_inputs, prepare_targets
@@ -356,11 +356,12 @@ class Trainer:
                         sample_weight=sample_weight, steps=steps, return_dict=return_dict,
                         callbacks=callbacks)
 
-    def predict(self, x, batch_size=None, verbose=0, callbacks=None):
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for ``x`` in batches of ``batch_size`` (default 32): an array, or a
         list/dict of arrays for a model with several outputs."""
         from .loops import predict
-        return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
+        return predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                       callbacks=callbacks)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):
