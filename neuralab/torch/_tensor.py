@@ -513,9 +513,13 @@ class Tensor:
     def var(self, dim=None, unbiased: builtins.bool = True, keepdim: builtins.bool = False,
             correction=None) -> Tensor:
         correction = (1 if unbiased else 0) if correction is None else correction
-        n = self._t.data.size if dim is None else np.prod([self._t.data.shape[d] for d in
-                                                          ((dim,) if isinstance(dim, builtins.int) else dim)])
-        return wrap(ops.multiply(ops.var(self._t, axis=dim, keepdims=keepdim), n / (n - correction)))
+        dims = None if dim is None else (dim,) if isinstance(dim, builtins.int) else tuple(dim)
+        n = self._t.data.size if dims is None else builtins.int(np.prod([self.shape[d] for d in dims]))
+        # composed from mean (not ops.var, whose full reduction returns a NumPy scalar that
+        # the next op would round to float32)
+        centred = ops.subtract(self._t, ops.mean(self._t, axis=dims, keepdims=True))
+        variance = ops.mean(ops.square(centred), axis=dims, keepdims=keepdim)
+        return wrap(ops.multiply(variance, n / (n - correction)))
 
     def std(self, dim=None, unbiased: builtins.bool = True, keepdim: builtins.bool = False) -> Tensor:
         return self.var(dim, unbiased, keepdim).sqrt()

@@ -1,0 +1,188 @@
+"""``neuralab.torch``'s tensor API against real PyTorch: creation and dtypes, shapes,
+indexing, reductions and elementwise maths (values and gradients, float64 within 1e-10),
+``.data``/``.grad``/``grad_fn``, ``no_grad``, ``draw_dot`` and the lecture's idioms."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import neuralab.torch as nt
+
+from .conftest import require_torch
+
+torch = require_torch()
+TOL = 1e-10
+
+
+def values(t) -> np.ndarray:
+    return np.asarray(t.detach().numpy())
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.tensor([1, 2, 3]),
+    lambda lib: lib.tensor([[1.0, 2.0], [3.0, 4.0]]),
+    lambda lib: lib.tensor([True, False]),
+    lambda lib: lib.tensor(np.array([1.5, 2.5])),
+    lambda lib: lib.tensor([1, 2], dtype=lib.float32),
+    lambda lib: lib.zeros(2, 3),
+    lambda lib: lib.ones((2, 3), dtype=lib.int64),
+    lambda lib: lib.full((2,), 7),
+    lambda lib: lib.full((2,), 0.5),
+    lambda lib: lib.arange(12).reshape(4, 3),
+    lambda lib: lib.arange(0, 1, 0.25),
+    lambda lib: lib.linspace(-1, 1, 5),
+    lambda lib: lib.zeros_like(lib.tensor([1, 2])),
+    lambda lib: lib.ones_like(lib.tensor([1.0, 2.0])),
+    lambda lib: lib.full_like(lib.tensor([1.0, 2.0]), 3),
+    lambda lib: lib.eye(3),
+    lambda lib: lib.tensor([1, 2, 3]) / lib.tensor([2, 2, 2]),
+    lambda lib: lib.tensor([1.0, 2.0]) * 2,
+    lambda lib: lib.arange(6).sum(),
+    lambda lib: (lib.tensor([0.2, 0.7]) > 0.5).sum(),
+], ids=lambda make: "")
+def test_creation_values_and_dtypes_are_pytorchs(make):
+    ours, theirs = make(nt), make(torch)
+    assert str(ours.dtype) == str(theirs.dtype)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert np.array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_from_numpy_and_data_share_storage():
+    array = np.zeros(3)
+    t = nt.from_numpy(array)
+    array[0] = 5
+    assert t[0].item() == 5 and t.dtype == nt.float64
+    w = nt.tensor([1.0, 2.0], requires_grad=True)
+    w.data[0] = 9
+    assert w.tolist() == [9.0, 2.0]
+    assert not w.data.requires_grad and w.requires_grad
+
+
+def composite(lib, a, b, c):
+    """Touches views, permutes, indexing, reductions with dims, elementwise maths, joins."""
+    x = a.view(2, 3, 4).permute(2, 0, 1).reshape(4, 6)
+    y = (x @ b.t()).unsqueeze(0).squeeze(0)
+    z = lib.cat([y, y * 2], dim=1)[:, 1:] + lib.stack([c, c], dim=0).sum(0)[1:] * 0.5 + c[:1]
+    values, indices = lib.max(z, 1)
+    m = z.mean(dim=0, keepdim=True) + z.max() - z.min(dim=1, keepdim=True).values
+    w = lib.where(z > 0, lib.exp(-z.abs()), lib.sigmoid(z) * lib.tanh(z))
+    s = lib.softmax(z, dim=1) + lib.log(lib.clamp(z.pow(2), min=0.1, max=5.0)) + z.relu()
+    return (values * 3).sum() + m.sum() + (w * s).sum() / z.shape[0] + z[indices > 1].sum() + \
+        lib.matmul(z, z.t()).flatten()[::3].mean() + (z.T ** 2).var() - z.std(dim=0).sum()
+
+
+def test_composite_expression_values_and_gradients_match_pytorch():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=24), rng.normal(size=(5, 6)), rng.normal(size=(5, 9))
+    ours = [nt.tensor(v, requires_grad=True) for v in (a, b, c)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (a, b, c)]
+    out_ours, out_theirs = composite(nt, *ours), composite(torch, *theirs)
+    assert abs(out_ours.item() - out_theirs.item()) <= TOL
+    out_ours.backward()
+    out_theirs.backward()
+    for p, q in zip(ours, theirs):
+        assert np.max(np.abs(values(p.grad) - values(q.grad))) <= TOL
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_with_dim_return_values_and_indices(name):
+    x = np.random.default_rng(1).normal(size=(3, 5))
+    for keepdim in (False, True):
+        ours = getattr(nt, name)(nt.tensor(x), 1, keepdim=keepdim)
+        theirs = getattr(torch, name)(torch.tensor(x), 1, keepdim=keepdim)
+        assert np.array_equal(ours.values.numpy(), theirs.values.numpy())
+        assert np.array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        assert ours.indices.dtype == nt.int64
+    assert nt.argmax(nt.tensor(x)).item() == torch.argmax(torch.tensor(x)).item()
+    assert nt.tensor(x).argmax(dim=0, keepdim=True).tolist() == torch.tensor(x).argmax(0, True).tolist()
+
+
+def test_lecture_accuracy_idioms():
+    output = nt.softmax(nt.tensor([[0.1, 2.0, 0.3], [3.0, 0.2, 0.1]], requires_grad=True), dim=1)
+    _, predicted = nt.max(output.data, 1)
+    target = nt.tensor([1, 2])
+    assert (predicted == target).sum().item() == 1
+    assert target.size(0) == 2 and output.size() == (2, 3) and output.dim() == 2
+    y_int = nt.tensor([1, 0, 1])
+    predicted = nt.tensor([[0.7], [0.2], [0.4]]) > 0.5
+    accuracy = nt.sum(predicted.squeeze() == y_int).item() / y_int.size(0)
+    assert accuracy == pytest.approx(2 / 3)
+
+
+def test_tensor_methods_behave_as_pytorchs():
+    t = nt.tensor([[1.0, -2.0], [3.0, 4.0]])
+    assert t.float().dtype == nt.float32 and t.double().dtype == nt.float64 and t.long().dtype == nt.int64
+    assert t.to(nt.float64).dtype == nt.float64 and t.to("cpu") is t
+    assert t.eq(t).all().item() and t.ne(t).sum().item() == 0
+    assert t.shape == (2, 2) and t.numel() == 4 and t.ndim == 2
+    assert str(t.shape) == str(torch.zeros(2, 2).shape)
+    t.zero_()
+    assert t.sum().item() == 0
+    with pytest.raises(RuntimeError, match="requires grad"):
+        nt.ones(2, requires_grad=True).numpy()
+    assert nt.ones(2, requires_grad=True).detach().numpy().tolist() == [1.0, 1.0]
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        nt.ones(2).item()
+    with pytest.raises(RuntimeError, match="floating point"):
+        nt.tensor([1, 2]).requires_grad_()
+
+
+def test_grad_fn_names_the_op_and_links_its_inputs():
+    w = nt.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * 3).sigmoid().sum()
+    assert w.grad_fn is None and w.is_leaf
+    assert loss.grad_fn.name() == "SumBackward0"
+    (previous, _), = loss.grad_fn.next_functions
+    assert previous.name() == "SigmoidBackward0"
+    assert repr(loss).startswith("tensor(") and "grad_fn=<SumBackward0>" in repr(loss)
+    leaf = previous.next_functions[0][0].next_functions[0][0]
+    assert leaf.name() == "AccumulateGrad" and leaf.variable._t is w._t
+
+
+def test_no_grad_records_nothing():
+    w = nt.tensor([1.0], requires_grad=True)
+    with nt.no_grad():
+        y = w * 2
+    assert not y.requires_grad and y.grad_fn is None
+    with nt.set_grad_enabled(False):
+        assert not (w * 2).requires_grad
+    assert (w * 2).requires_grad
+
+    @nt.no_grad()
+    def predict(x):
+        return x * 2
+    assert not predict(w).requires_grad
+
+
+def test_draw_dot_shows_every_node_with_op_shape_value_and_gradient():
+    import neuralab.torch.nn as nn
+    nt.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    loss = ((model(nt.ones(4, 2)) - 1) ** 2).mean()
+    loss.backward()
+    dot = nt.draw_dot(loss, names=model)
+    assert dot.startswith("digraph G {") and dot.endswith("}")
+    for text in ("linear", "tanh", "mean", "0.weight", "2.bias", "shape (4, 3)", "grad mean"):
+        assert text in dot, text
+    assert dot.count("->") >= 8
+
+
+def test_manual_seed_makes_random_tensors_reproducible():
+    nt.manual_seed(3)
+    a = (nt.rand(3), nt.randn(2, 2), nt.randint(0, 10, (4,)), nt.randperm(5))
+    nt.manual_seed(3)
+    b = (nt.rand(3), nt.randn(2, 2), nt.randint(0, 10, (4,)), nt.randperm(5))
+    for x, y in zip(a, b):
+        assert np.array_equal(x.numpy(), y.numpy())
+    assert a[0].dtype == nt.float32 and a[2].dtype == nt.int64
+    assert sorted(a[3].tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_importing_neuralab_does_not_import_the_torch_front_end():
+    code = "import sys, neuralab; print('neuralab.torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
