@@ -55,8 +55,8 @@ def experiment(extra: str = "", **kw):
     ("[compile]\nloss = 'crossentropi'", "compile.loss: Unknown loss 'crossentropi'"),
     ("[compile]\nloss = 'mse'\nmetrics = ['acuracy']", "compile.metrics.0: Unknown metric"),
     ("[data]\nloader = 'synthetic'\nn_sample = 10", "data: n_sample: not an option of the "
-                                                    "'synthetic' loader"),
-    ("[data]\nloader = 'mnst'", "data: loader: unknown loader 'mnst'"),
+                                                    "'synthetic' loader; did you mean 'n_samples'?"),
+    ("[data]\nloader = 'mnst'", "data: loader: Unknown data loader 'mnst'; did you mean 'mnist'?"),
     ("[data]\nloader = 'synthetic'\nscale = 'minmax'", "scale: expected one of"),
     ("[sweep]\n'fit.epochs' = []", "sweep.'fit.epochs': expected a non-empty list"),
     ("[sweep]\n'model.layers.7.units' = [2, 3]", "cannot set this path: index 7"),
@@ -249,3 +249,16 @@ def test_missing_data_stops_before_any_trial(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailableError, match="assign2_data1.h5 not found"):
         run_experiment(exp, tmp_path / "out", executor="local", log=None)
     assert not list((tmp_path / "out").glob("trials/*"))
+
+
+def test_a_callback_module_that_fails_to_import_is_one_line_from_the_cli(tmp_path, capsys):
+    from neuralab.cli import main
+    file = tmp_path / "exp.toml"
+    file.write_text(BASE.replace("epochs = 5", "epochs = 5\ncallbacks = [{type = "
+                                 "'tests.experiment_broken_import:Stop'}]"))
+    assert main(["run", str(file), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"neuralab: error: {file}: fit.callbacks.0: callback "
+                   "'tests.experiment_broken_import:Stop' could not be imported: RuntimeError: "
+                   "this module is broken on purpose\n")
+    assert not (tmp_path / "out").exists()

@@ -3,6 +3,7 @@ cleared, and damaged files named instead of skipped."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from neuralab.cli import main
-from neuralab.experiments import (DamagedResultError, ResultsExistError, ResultsLockedError,
-                                  parse_experiment, results_folder, run_experiment, slug)
+from neuralab.experiments import (ResultsExistError, ResultsLockedError, results_folder,
+                                  run_experiment, slug)
 from tests.experiment_helpers import gate_table, started, wait_until
 from tests.test_experiments import BASE, experiment
 
@@ -44,7 +45,7 @@ def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_keeps_its_resu
                 f"{proc.pid})\n") in capsys.readouterr().err
     finally:
         (gate / "open").touch()
-        stdout, stderr = proc.communicate(timeout=300)
+        _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     # what the folder says it ran is what every trial ran
     assert "epochs = 5" in (out / "experiment.toml").read_text()
@@ -164,7 +165,7 @@ def test_a_truncated_or_object_npz_is_named_before_any_trial(tmp_path, capsys):
     objects = tmp_path / "objects.npz"
     np.savez(objects, x_train=np.array([{"a": 1}] * 4, dtype=object), y_train=np.zeros(4))
     for path, problem in ((truncated, "not a readable .npz archive"),
-                          (objects, "cannot load its arrays (Object arrays cannot be loaded")):
+                          (objects, "array 'x_train' holds Python objects (dtype object)")):
         file = tmp_path / "exp.toml"
         file.write_text(BASE.replace('loader = "synthetic"\nn_samples = 120\nn_test = 80',
                                      f'loader = "npz"\npath = "{path.as_posix()}"'))
@@ -182,3 +183,16 @@ def test_a_sweep_over_an_unknown_data_option_creates_no_folder(tmp_path, capsys)
     assert main(["run", str(file), "-o", str(out)]) == 2
     assert "sweep point 'n_samplez=10': data: n_samplez: not an option" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_overwrite_removes_a_linked_trials_folder_but_not_what_it_points_to(tmp_path):
+    out = tmp_path / "out"
+    run_experiment(experiment(), out, executor="local", log=None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    shutil.rmtree(out / "trials")
+    (out / "trials").symlink_to(elsewhere, target_is_directory=True)
+    again = run_experiment(experiment(), out, executor="local", log=None, overwrite=True)
+    assert again.ran == 1 and not (out / "trials").is_symlink()
+    assert [p.name for p in elsewhere.iterdir()] == ["keep.txt"]

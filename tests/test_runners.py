@@ -16,6 +16,7 @@ import pytest
 
 from neuralab.experiments import expand_trials, parse_experiment, run_experiment
 from neuralab.experiments.runners import _worker
+from neuralab.experiments.store import LOCK_NAME
 from tests.experiment_helpers import gate_table, is_running, started, wait_until
 from tests.test_experiments import BASE, experiment
 
@@ -55,8 +56,11 @@ def test_resume_after_killing_a_run_midway(tmp_path):
         proc.wait()
     before = {p.parent.name: p.stat().st_mtime_ns for p in _results(out)}
     assert sorted(name[:3] for name in before) == ["p00", "p01", "p02"]
+    # the killed run's lock file stays behind, naming it; its lock died with it
+    assert (out / LOCK_NAME).read_text() == f"pid {proc.pid}\n"
     (gate / "open").touch()
-    done = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd + ["--resume"], check=False, cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "3 trial(s) run, 3 reused, 0 failed" in done.stdout
     index = json.loads((out / "index.json").read_text())["trials"]
@@ -83,14 +87,15 @@ def test_ctrl_c_stops_the_pool_cleanly_and_resume_completes(tmp_path):
         wait_until(lambda: len(started(gate)) == 2 and len(_results(out)) == 2,
                    "two finished trials and two waiting ones")
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
     assert len(_results(out)) == 2
     (gate / "open").touch()
-    done = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd + ["--resume"], check=False, cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "4 trial(s) run, 2 reused, 0 failed" in done.stdout
     ids = [r["id"] for r in json.loads((out / "index.json").read_text())["trials"]]
@@ -115,6 +120,9 @@ def test_pool_workers_exit_when_their_driver_is_killed(tmp_path):
         proc.wait()
         wait_until(lambda: not any(map(is_running, workers)), "the orphaned worker to exit",
                    timeout=60)
+        # every writer of the driver's stderr is gone now, so this reads to its end
+        _, stderr = proc.communicate(timeout=60)
+        assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
     finally:
         proc.kill()
         (gate / "open").touch()  # let a worker that outlived the test finish on its own

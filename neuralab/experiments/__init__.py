@@ -8,9 +8,9 @@
 
 =================  ================================================================
 config             one trial's tables, dotted paths into them, their validation
-sweep              grid x variants -> points (each resolved and checked once);
-                   points x seeds -> trials (with keys)
+points             grid x variants -> points (each resolved and checked once)
 spec               the TOML format: the whole file, validated with messages naming the key
+sweep              points x seeds -> trials (with keys)
 data               the [data] loaders and preprocessing
 build              model, optimizer, loss, callbacks from their tables
 trial              one trial, anywhere; never raises (failures are results)
@@ -21,7 +21,8 @@ aggregate          per-point mean/std, best point, headline
 run                run_experiment: the whole loop
 =================  ================================================================
 
-Imports go one way: config <- sweep <- spec; result <- trial <- runners <- run -> store.
+Imports go one way: config <- points <- spec <- sweep <- run; result <- trial <- runners <- run
+-> store. Nothing here imports :mod:`neuralab.report`: the report reads a results folder.
 """
 
 from .aggregate import summarize

@@ -1,11 +1,11 @@
 """One trial's configuration: the ``data``, ``model``, ``compile``, ``fit`` and ``analysis``
 tables, dotted paths into them, and their validation.
 
-The experiment file (:mod:`.spec`) and every sweep point (:mod:`.sweep`) are checked by
+The experiment file (:mod:`.spec`) and every sweep point (:mod:`.points`) are checked by
 the same :func:`check_tables`, so a sweep over a field that does not exist
 (``"fit.epochz" = [1, 2]``) or a value that is not allowed (``"fit.epochs" = [2, -1]``)
 fails when the file is loaded, with the key that caused it. This module imports neither
-of them: the path is one-directional, ``config`` <- ``sweep`` <- ``spec``.
+of them: the path is one-directional, ``config`` <- ``points`` <- ``spec`` <- ``sweep``.
 """
 
 from __future__ import annotations

@@ -41,13 +41,17 @@ Local files are looked up at ``path`` or, when it is not given, under the data f
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..registry import Registry
 
 COMMON_OPTIONS = ("loader", "seed", "limit_train", "limit_test", "validation_split", "scale",
                   "flatten", "one_hot", "fallback")
@@ -221,24 +225,14 @@ def load_nextword(seed: int, path=None, text=None, vocab_size: int = 250,
 
 
 def load_npz(seed: int, path=None) -> LabData:
+    from ..datasets.npzfile import load_npz as load
     if not path:
         raise ValueError("the npz loader needs path = \"file.npz\"")
-    import zipfile
-
-    from ..errors import InputError
-    file = _local(path, "", "npz file", "check data.path")
-    expected = "a .npz of numeric arrays written by numpy.savez (x_train, y_train, ...)"
-    try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise InputError(f"not a readable .npz archive ({error})", file, expected) from None
-    except ValueError as error:  # object arrays need pickle, which is never allowed here
-        raise InputError(f"cannot load its arrays ({error})", file, expected) from None
-    missing = {"x_train", "y_train"} - set(arrays)
-    if missing:
-        raise InputError(f"missing arrays {sorted(missing)}; has {sorted(arrays)}", file,
-                         "x_train and y_train at least")
+    arrays = load(_local(path, "", "npz file", "check data.path"))
+    if not {"x_train", "y_train"} <= set(arrays):
+        from ..errors import InputError
+        raise InputError(f"missing arrays {sorted({'x_train', 'y_train'} - set(arrays))}; "
+                         f"has {sorted(arrays)}", path, "x_train and y_train at least")
     y = arrays["y_train"]
     classes = None
     if np.issubdtype(y.dtype, np.integer):
@@ -247,14 +241,27 @@ def load_npz(seed: int, path=None) -> LabData:
                    arrays.get("x_test"), arrays.get("y_test"), classes=classes)
 
 
-LOADERS = {"synthetic": load_synthetic, "sine": load_sine, "mnist": load_mnist,
-           "fashion_mnist": load_fashion_mnist, "cifar10": load_cifar10,
-           "cat_vs_car": load_cat_vs_car, "letters": load_letters, "digits": load_digits,
-           "instruments": load_instruments, "nextword": load_nextword, "npz": load_npz}
+# One registry of loaders (a name -> a function ``f(seed, **options) -> LabData``); its
+# unknown-name message suggests the closest loader.
+LOADERS = Registry("data loader", LabData, {
+    "synthetic": load_synthetic, "sine": load_sine, "mnist": load_mnist,
+    "fashion_mnist": load_fashion_mnist, "cifar10": load_cifar10, "cat_vs_car": load_cat_vs_car,
+    "letters": load_letters, "digits": load_digits, "instruments": load_instruments,
+    "nextword": load_nextword, "npz": load_npz}, case_sensitive=True)
 
 
-def _loader_options(loader: str) -> list[str]:
-    return [p for p in inspect.signature(LOADERS[loader]).parameters if p != "seed"]
+def loader(name: str) -> Callable[..., LabData]:
+    """The loader function called ``name``; ValueError suggesting the closest if unknown."""
+    if not isinstance(name, str):
+        raise ValueError(f"loader: expected a loader name, got {name!r}")
+    try:
+        return LOADERS.lookup(name)
+    except ValueError as error:
+        raise ValueError(f"loader: {error}") from None
+
+
+def _loader_options(name: str) -> list[str]:
+    return [p for p in inspect.signature(loader(name)).parameters if p != "seed"]
 
 
 def check_data_options(data: dict) -> None:
@@ -272,14 +279,14 @@ def check_data_options(data: dict) -> None:
             check_data_options(fallback)
         except ValueError as error:
             raise ValueError(f"fallback.{error}") from None
-    loader = data.get("loader")
-    if loader not in LOADERS:
-        raise ValueError(f"loader: unknown loader {loader!r}; accepted: {', '.join(LOADERS)}")
-    accepted = list(COMMON_OPTIONS) + _loader_options(loader)
+    name = data.get("loader")
+    accepted = list(COMMON_OPTIONS) + _loader_options(name)
     for key in data:
         if key not in accepted:
-            raise ValueError(f"{key}: not an option of the {loader!r} loader; accepted: "
-                             f"{', '.join(accepted)}")
+            close = difflib.get_close_matches(str(key), accepted, n=1)
+            raise ValueError(f"{key}: not an option of the {name!r} loader"
+                             + (f"; did you mean {close[0]!r}? " if close else "; ")
+                             + f"accepted: {', '.join(accepted)}")
     if data.get("scale", "none") not in SCALES:
         raise ValueError(f"scale: expected one of {SCALES}, got {data['scale']!r}")
     seed = data.get("seed", 0)
@@ -371,20 +378,25 @@ def load_data(options: dict, trial_seed: int = 0) -> LabData:
     return _load_cached(json.dumps(options, sort_keys=True), seed)
 
 
+def clear_cache() -> None:
+    """Free the data this process keeps for the next trials (see :func:`load_data`)."""
+    _load_cached.cache_clear()
+
+
 @functools.lru_cache(maxsize=4)
 def _load_cached(options_json: str, seed: int) -> LabData:
     options = json.loads(options_json)
     check_data_options(options)
     own = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
     try:
-        data = LOADERS[options["loader"]](seed=seed, **own)
+        data = loader(options["loader"])(seed=seed, **own)
         data.info["loader"] = options["loader"]
     except FileNotFoundError as error:
         if "fallback" not in options:
             raise
         fallback = dict(options["fallback"])
-        loader = fallback.pop("loader")
-        data = LOADERS[loader](seed=seed, **fallback)
-        data.info["loader"] = loader
+        name = fallback.pop("loader")
+        data = loader(name)(seed=seed, **fallback)
+        data.info["loader"] = name
         data.info["fallback_reason"] = str(error)
     return prepare(data, options, seed)

@@ -54,7 +54,7 @@ def check_data(trials, keep: bool) -> None:
     afterwards (pool and Ray workers load their own copies)."""
     import json
 
-    from .data import _load_cached, load_data
+    from .data import clear_cache, load_data
     seen = set()
     try:
         for trial in trials:
@@ -68,7 +68,7 @@ def check_data(trials, keep: bool) -> None:
         raise DataUnavailableError(f"data for {trial.point.name!r}: {error}") from None
     finally:
         if not keep:
-            _load_cached.cache_clear()
+            clear_cache()
 
 
 def run_experiment(experiment, output, executor: str = "process", workers: int | None = None,
@@ -130,4 +130,4 @@ def _progress(total: int):
                         leave=False)
 
 
-__all__ = ["run_experiment", "RunSummary", "DataUnavailableError", "check_data"]
+__all__ = ["DataUnavailableError", "RunSummary", "check_data", "run_experiment"]

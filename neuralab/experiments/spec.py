@@ -49,7 +49,7 @@ from pathlib import Path
 
 from .config import (ExperimentError, apply_overrides, check_keys, check_tables, fail,
                      get_path, positive_int, set_path, split_path, table)
-from .sweep import Point, resolve_points
+from .points import Point, resolve_points
 
 SECTIONS = ("name", "description", "seed", "data", "model", "compile", "fit", "analysis",
             "sweep", "variants", "trials", "report", "quick")

@@ -169,10 +169,8 @@ class ResultsStore:
                 "--resume to keep finished trials and run the rest, or --overwrite to start "
                 "again (or choose another -o folder)")
         if overwrite:
-            for name in ("trials", "figures"):
-                shutil.rmtree(self.root / name, ignore_errors=True)
-            for name in ("index.json", "report.html"):
-                (self.root / name).unlink(missing_ok=True)
+            for name in ("trials", "figures", "index.json", "report.html"):
+                _remove(self.root / name)
         points: dict = {}
         for trial in trials:
             points.setdefault(trial.point.index, {
@@ -277,6 +275,14 @@ class ResultsStore:
         """A trial's JSON file (None if absent; :class:`DamagedResultError` if damaged)."""
         path = self.trial_dir(trial_id) / name
         return read_json(path, f"the {name} written by neuralab run") if path.is_file() else None
+
+
+def _remove(path: Path) -> None:
+    """Delete ``path``: a link itself (never what it points to), a file, or a folder."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def _toml_text(experiment) -> str:
