@@ -17,6 +17,8 @@ String names (Keras): ``mean_squared_error`` (``mse``), ``mean_absolute_error`` 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from . import activations, backend, ops
@@ -68,8 +70,9 @@ class Loss:
         y_true = self.check_targets(y_true, y_pred)
         return self.value(y_true, y_pred)
 
-    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Per-sample losses, shape (N,)."""
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        """Per-sample losses, shape (N,): ndarrays in and out for a loss with its own
+        ``gradient``, Tensors (through :mod:`neuralab.ops`) for one differentiated by autodiff."""
         raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")
 
     @property
@@ -99,7 +102,7 @@ class Loss:
             raise ValueError(f"{self.name}: call(y_true, y_pred) returned a value that does not "
                              "depend on y_pred through neuralab.ops, so it has no gradient")
         loss.backward()
-        return float(loss.data), p.grad
+        return float(loss.data), cast(np.ndarray, p.grad)  # set by backward
 
 
     def from_logits_grad(self, y_true, z: np.ndarray, p: np.ndarray | None = None):

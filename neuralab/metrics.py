@@ -111,6 +111,9 @@ class Metric:
     """
 
     name = "metric"
+    #: set by the trainer once it has prefixed the name with a model output's (declared
+    #: only: an unprefixed metric has no such attribute)
+    _output_prefixed: bool
 
     def __init__(self, name: str | None = None, dtype=None):
         if name is not None:
@@ -578,6 +581,11 @@ class AUC(Metric):
     name = "auc"
     _CURVES = {"roc": "ROC", "pr": "PR"}
     _SUMMATIONS = ("interpolation", "majoring", "minoring")
+    # the confusion counts per threshold, added by _build on the first update
+    true_positives: Parameter
+    false_positives: Parameter
+    true_negatives: Parameter
+    false_negatives: Parameter
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
                  summation_method: str = "interpolation", name: str | None = None, dtype=None,
@@ -625,7 +633,7 @@ class AUC(Metric):
             if len(shape) != 2:
                 raise ValueError(f"`y_pred` must have rank 2 when `multi_label=True`. Found rank "
                                  f"{len(shape)}. Full shape received for `y_pred`: {shape}")
-            variable_shape = (self.num_thresholds, int(shape[1]))
+            variable_shape: tuple[int, ...] = (self.num_thresholds, int(shape[1]))
         else:
             variable_shape = (self.num_thresholds,)
         for name in ("true_positives", "false_positives", "true_negatives", "false_negatives"):

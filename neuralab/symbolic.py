@@ -14,7 +14,7 @@ otherwise from running the operation on small zero arrays twice, with batch size
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def record(operation, args, kwargs: dict | None = None, name: str | None = None
             return _record_list_arg(operation, arg, args, kwargs, name)
         else:
             constants.append(arg)
-    label = name or getattr(operation, "__name__", "op")
+    label = name or cast(str, getattr(operation, "__name__", "op"))
     node = Node(operation, inputs, "args", tuple(constants), kwargs,
                 name=backend.unique_name(label))
 

@@ -25,6 +25,7 @@ Layers never decide training mode themselves: ``training`` is passed down by the
 from __future__ import annotations
 
 import inspect
+from typing import cast
 
 import numpy as np
 
@@ -35,6 +36,11 @@ from ..symbolic import KerasTensor, infer_output_shapes, is_symbolic, record_lay
 from ..tensor import Tensor
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, unknown batch size as None
+#: a layer's input or output shape: one Shape, or a list of them (several inputs or outputs)
+Shapes = Shape | list[Shape]
+#: what ``forward`` takes and ``backward`` returns: one array, or a list for ``multi_input``
+#: layers (and a list of douts for layers with several outputs)
+Arrays = np.ndarray | list[np.ndarray]
 
 def register(cls: type[Layer]) -> type[Layer]:
     """Make a built-in layer class loadable by its class name (``@register``).
@@ -102,6 +108,9 @@ class Layer:
     multi_input = False
     #: the attributes ``forward`` sets and ``backward`` reads: one call's cache (see CallState)
     _cache_attrs: tuple[str, ...] = ()
+    #: whether ``call`` takes ``training``: cached per class by _accepts_training (declared
+    #: only, so that each class's own ``__dict__`` says whether it was computed)
+    _call_takes_training: bool
 
     _ACCEPTED_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim",
                         "batch_input_shape", "batch_size", "activity_regularizer", "autocast")
@@ -121,8 +130,8 @@ class Layer:
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._batch_input_shape = _batch_input_shape(kwargs)
         self.built = False
-        self.input_shape: Shape | None = None
-        self.output_shape: Shape | None = None
+        self.input_shape: Shapes | None = None
+        self.output_shape: Shapes | None = None
         self._params: list[Parameter] = []
         self._always_frozen: set[int] = set()
         self._reuse_buffers = False
@@ -134,7 +143,7 @@ class Layer:
         self._losses: list = []  # add_loss values of the last call
 
     # -- building ---------------------------------------------------------------------
-    def build(self, input_shape: Shape) -> None:
+    def build(self, input_shape: Shapes) -> None:
         """Create parameters for inputs of ``input_shape`` (batch axis included)."""
         input_shape = tuple(input_shape)
         if self.dtype is None:
@@ -143,7 +152,7 @@ class Layer:
         self.output_shape = tuple(self.compute_output_shape(input_shape))
         self.built = True
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
+    def compute_output_shape(self, input_shape: Shapes) -> Shapes:
         return tuple(input_shape)
 
     def add_weight(self, *args, **kwargs) -> Parameter:
@@ -156,8 +165,9 @@ class Layer:
         trainable=True)``, is accepted too.
         """
         if args and isinstance(args[0], str):
-            names = ("name", "shape", "initializer", "regularizer", "trainable", "rng")
-            defaults = {"initializer": "zeros"}
+            names: tuple[str, ...] = ("name", "shape", "initializer", "regularizer", "trainable",
+                                      "rng")
+            defaults: dict[str, str | None] = {"initializer": "zeros"}
         else:
             names = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
                      "constraint", "aggregation", "name")
@@ -199,7 +209,7 @@ class Layer:
             return
         if self.accepts_any_shape:
             return
-        expected = self.input_shape
+        expected = cast(Shape, self.input_shape)  # built, with one input
         if x.ndim != len(expected) or any(
                 e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])):
             raise ValueError(
@@ -208,10 +218,10 @@ class Layer:
             )
 
     # -- computation ------------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: Arrays, training: bool = False) -> Arrays:
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: Arrays) -> Arrays:
         raise NotImplementedError
 
     def call(self, inputs, training=None):
@@ -289,7 +299,8 @@ class Layer:
             dxs = list(dx) if self.multi_input else [dx]
             return dxs + [None] * len(weights)
 
-        return Tensor.from_op(y, xs + weights, backward, type(self).__name__)
+        # one output: the layers recorded as one tape node return one array
+        return Tensor.from_op(cast(np.ndarray, y), xs + weights, backward, type(self).__name__)
 
     def _call_symbolic(self, inputs, kwargs, training):
         if training is not None:

@@ -19,6 +19,7 @@ several nodes, and returns dL/d(inputs) (``None`` where nobody needs it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -50,7 +51,9 @@ class LayerStep:
         if state is not None:
             layer.exit_call(state)
         outs = list(y) if len(self.node.outputs) > 1 else [y]
-        penalty = layer.activity_penalty(y) if layer.activity_regularizer is not None else 0.0
+        # activity regularizers are for single-output layers: y is one array
+        penalty = layer.activity_penalty(cast(np.ndarray, y)) \
+            if layer.activity_regularizer is not None else 0.0
         return outs, (state, y), penalty
 
     def backward(self, douts: list, saved, logits: bool) -> list:
@@ -63,7 +66,8 @@ class LayerStep:
             d = [np.zeros_like(v) if g is None else g for g, v in zip(douts, y)]
             dx = layer.backward(d)
         elif logits:
-            dx = layer.backward_logits(douts[0])
+            # logits is True only for the fusable layers (Dense, Conv), which define it
+            dx = layer.backward_logits(douts[0])  # type: ignore[attr-defined]
         else:
             dx = layer.backward(layer.add_activity_gradient(douts[0], y))
         if dx is None:
@@ -148,7 +152,7 @@ class Graph:
             for t in node.inputs:
                 consumers[id(t)] = consumers.get(id(t), 0) + 1
         self._consumers = consumers
-        self._input_grads = None
+        self._input_grads: bool | None = None
         self.set_input_grads(False)
 
     @property

@@ -211,9 +211,11 @@ class Model(Trainer, Layer):
         self.input_shape = self._subclass_input_shapes[0] if len(shapes) == 1 else \
             self._subclass_input_shapes
 
+        shapes_now = self._subclass_input_shapes
+
         def run(batch: int):
             xs = [Tensor(np.zeros((batch,) + tuple(1 if d is None else d for d in s[1:]),
-                                  dtype=backend.floatx())) for s in self._subclass_input_shapes]
+                                  dtype=backend.floatx())) for s in shapes_now]
             return self._call_user(self._structure(xs, self._input_structure), False, {})
 
         self.built = True

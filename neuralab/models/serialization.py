@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..layers.base import Layer, deserialize, serialize
-from ..symbolic import _SYMBOLIC, Input, flatten
+from ..symbolic import _SYMBOLIC, Input, KerasTensor, flatten
 
 
 def _op_name(operation) -> tuple[str, list]:
@@ -104,7 +104,7 @@ def graph_from_config(cls, config: dict, custom_objects: dict | None = None):
             layers[layer.name] = layer
         inputs = [Input(batch_shape=tuple(spec["batch_shape"]), dtype=spec.get("dtype"),
                         name=spec.get("name")) for spec in config["inputs"]]
-        values = {("input", i): t for i, t in enumerate(inputs)}
+        values: dict[tuple, KerasTensor] = {("input", i): t for i, t in enumerate(inputs)}
 
         def tensor(ref):
             return values[tuple(ref)]
@@ -150,7 +150,7 @@ def _unplain(value):
     return value
 
 
-def _structure(tensors: list, keys, as_list: bool):
+def _structure(tensors: list, keys, as_list: bool | None):
     if keys:
         return dict(zip(keys, tensors))
     return list(tensors) if as_list or len(tensors) > 1 else tensors[0]

@@ -63,7 +63,8 @@ def cnn5(classes: int = 5, activation: str = "relu") -> list[Layer]:
 def mlp(classes: int = 10, activation: str = "relu", hidden=(100,)) -> list[Layer]:
     """A plain MLP: ``hidden`` units per layer; ``classes=1`` gives one sigmoid output."""
     out = Dense(classes, activation="softmax" if classes > 1 else "sigmoid")
-    return [Flatten()] + [Dense(int(h), activation=activation) for h in hidden] + [out]
+    first: list[Layer] = [Flatten()]
+    return first + [Dense(int(h), activation=activation) for h in hidden] + [out]
 
 
 ARCHITECTURES = {"mlp1": mlp1, "mlp2": mlp2, "cnn3": cnn3, "cnn4": cnn4, "cnn5": cnn5, "mlp": mlp}

@@ -173,7 +173,9 @@ def install_tensor_operators() -> None:
     }
     for name, function in {**operators, **methods}.items():
         setattr(Tensor, name, function)
-    Tensor.__hash__ = object.__hash__  # defining __eq__ must not make tensors unhashable
+    # defining __eq__ must not make tensors unhashable (set like the operators above: mypy
+    # refuses assigning to a method)
+    setattr(Tensor, "__hash__", object.__hash__)  # noqa: B010
 
 
 def _symbolic_aware(op):

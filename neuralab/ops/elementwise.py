@@ -214,7 +214,7 @@ def clip(x: TensorLike, x_min, x_max) -> Tensor:
                   lambda dout, x, y: dout * ((x >= low) & (x <= high)), "clip")
 
 
-def where(condition: TensorLike, x1: TensorLike = None, x2: TensorLike = None):
+def where(condition: TensorLike, x1: TensorLike | None = None, x2: TensorLike | None = None):
     """``x1`` where ``condition`` holds, else ``x2``.
     dx1 = dout where condition, dx2 = dout elsewhere; the condition gets no gradient.
     With only ``condition``: the indices of its nonzero elements (a tuple of tensors)."""

@@ -58,7 +58,7 @@ def transpose(x: TensorLike, axes: Sequence[int] | None = None) -> Tensor:
     t = as_tensor(x)
     perm = tuple(range(t.ndim))[::-1] if axes is None else tuple(int(a) % t.ndim for a in axes)
     if sorted(perm) != list(range(t.ndim)):
-        raise ValueError(f"transpose: axes {tuple(axes)} do not permute the {t.ndim} axes of "
+        raise ValueError(f"transpose: axes {tuple(axes or ())} do not permute the {t.ndim} axes of "
                          f"a tensor of shape {t.shape}")
     inverse = tuple(np.argsort(perm))
     return Tensor.from_op(t.data.transpose(perm), (t,), lambda dout: (dout.transpose(inverse),),
@@ -232,8 +232,10 @@ def pad(x: TensorLike, pad_width, mode: str = "constant", constant_values=None) 
     if mode not in _COPYING_PAD_MODES:
         raise ValueError(f"pad: mode {mode!r} is not supported; use 'constant' or one of "
                          f"{_COPYING_PAD_MODES}")
-    out = np.pad(t.data, pad_width, mode=mode)
-    source = np.pad(np.arange(t.size).reshape(t.shape), pad_width, mode=mode).ravel()
+    # mode is one of _COPYING_PAD_MODES (checked above), which numpy's stubs want as a Literal
+    out = np.pad(t.data, pad_width, mode=mode)  # type: ignore[call-overload]
+    source = np.pad(np.arange(t.size).reshape(t.shape), pad_width,  # type: ignore[call-overload]
+                    mode=mode).ravel()
 
     def backward(dout):
         summed = np.bincount(source, weights=dout.ravel(), minlength=t.size)

@@ -105,7 +105,7 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
     losses = model.compiled_losses
     ys = _named(y, names, "output", allow_single=False) if len(names) > 1 or \
         isinstance(y, dict) else [y]
-    out = []
+    out: list[np.ndarray | None] = []
     for name, value, loss, shape in zip(names, ys, losses, model.output_shapes):
         label = "Targets" if len(names) == 1 else f"Targets for output {name!r}"
         if loss is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -53,8 +54,26 @@ def _per_output(spec, names: list[str], what: str, nested_ok: bool = True) -> li
     return [spec] * len(names)
 
 
-class Trainer:
+if TYPE_CHECKING:  # for the type checker a Trainer is the Layer a model class also is
+    from ..layers.base import Layer
+    _ModelBase = Layer
+else:
+    _ModelBase = object
+
+
+class Trainer(_ModelBase):
     """Compile state and the train/test steps of a model."""
+
+    if TYPE_CHECKING:  # the graph interface the model class provides (see the module docstring)
+        @property
+        def layers(self) -> list[Layer]: ...
+        @property
+        def output_names(self) -> list[str]: ...
+        @property
+        def output_shapes(self) -> list[tuple]: ...
+        def run_graph(self, xs: list[np.ndarray], training: bool, record: bool) -> Any: ...
+        def backprop(self, run, douts, logits=()) -> list: ...
+        def fusable_layer(self, index: int) -> Layer | None: ...
 
     def _init_trainer(self) -> None:
         self.optimizer: optimizers_module.Optimizer | None = None
@@ -69,7 +88,7 @@ class Trainer:
         self._fused: list = []
         self._flat: list[tuple[np.ndarray, np.ndarray]] = []
         self._flat_params: list[Parameter] = []
-        self._output_losses: list[float] = []
+        self._output_losses: list[float | None] = []  # None for outputs without a loss
         self.last_outputs: list[np.ndarray] | None = None
         self._compile_config: dict = {}
 
@@ -117,7 +136,7 @@ class Trainer:
         for k, specs_k in enumerate(per_output):
             specs_k = [specs_k] if isinstance(specs_k, (str, metrics_module.Metric)) \
                 else list(specs_k or [])
-            resolved = []
+            resolved: list = []  # metric names and Metric objects
             for m in specs_k:
                 if isinstance(m, str):  # validate names now; 'accuracy' is resolved on data
                     metrics_module.get(m, self.compiled_losses[k], output_shape=(None, 2))
@@ -147,14 +166,14 @@ class Trainer:
                 layer.keep_logits = False
         self._fused = []
         for k, loss in enumerate(self.compiled_losses):
-            layer = self.fusable_layer(k)
-            fused = (isinstance(layer, ActivationMixin) and loss is not None
+            output_layer = self.fusable_layer(k)
+            fused = (isinstance(output_layer, ActivationMixin) and loss is not None
                      and loss.fused_activation is not None and not loss.from_logits
-                     and layer.activation.name == loss.fused_activation
-                     and layer.activity_regularizer is None)
+                     and output_layer.activation.name == loss.fused_activation
+                     and output_layer.activity_regularizer is None)
             if fused:
-                layer.keep_logits = True
-            self._fused.append(layer if fused else None)
+                cast(ActivationMixin, output_layer).keep_logits = True
+            self._fused.append(output_layer if fused else None)
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -166,7 +185,8 @@ class Trainer:
         """The weights an optimizer keeps state for: all but those created with
         ``trainable=False`` (BatchNormalization's moving statistics)."""
         frozen: set[int] = set()
-        stack, seen = [self], set()
+        stack: list[Layer] = [self]
+        seen = set()
         while stack:
             layer = stack.pop()
             if id(layer) in seen:
@@ -242,9 +262,10 @@ class Trainer:
         return logs
 
     def update_metrics(self, metrics: list[list], ys) -> None:
+        outputs = cast(list, self.last_outputs)  # the outputs of the step just taken
         for k, ms in enumerate(metrics):
             for m in ms:
-                m.update_state(ys[k], self.last_outputs[k])
+                m.update_state(ys[k], outputs[k])
 
     # -- steps ----------------------------------------------------------------------------
     def _losses_and_douts(self, ys, outs, need_grad: bool, sample_weights=None
@@ -299,7 +320,7 @@ class Trainer:
         for _, grad in self._flat:
             if not math.isfinite(float(np.add.reduce(grad))):
                 raise TrainingDiverged("a gradient is NaN or infinite")
-        self.optimizer.step(self.trainable_weights)
+        cast(optimizers_module.Optimizer, self.optimizer).step(self.trainable_weights)  # compiled
         return value
 
     def test_step(self, xs, ys, sample_weights=None) -> float:
