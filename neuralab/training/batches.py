@@ -11,6 +11,7 @@ batch), and checks each batch like ``fit`` checks arrays.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class ArrayBatches:
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple]:
         order = rng.permutation(self.samples) if self.shuffle else None
+        index: slice | np.ndarray  # a batch's slice, or its rows in the shuffled order
         for index in self.slices:
             if order is not None:
                 index = order[index]
@@ -61,7 +63,7 @@ class IterableBatches:
         self.indexable = not hasattr(source, "__next__")
         if self.indexable:
             n = len(source)
-            self.steps = n if steps is None else min(steps, n)
+            self.steps: int | None = n if steps is None else min(steps, n)
         else:
             self.steps = steps
         self.samples = None
@@ -69,7 +71,7 @@ class IterableBatches:
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple]:
         if self.indexable:
-            for i in range(self.steps):
+            for i in range(cast(int, self.steps)):  # a number for an indexable source
                 yield self._prepare(self.source[i])
             if hasattr(self.source, "on_epoch_end"):
                 self.source.on_epoch_end()
