@@ -4,7 +4,8 @@
 ``from neuralab.keras.layers import Dense``; ``import tensorflow as tf`` becomes
 ``import neuralab as tf`` and ``tf.keras.Sequential``, ``tf.keras.losses...``,
 ``tf.keras.backend.clear_session()`` keep working. Every name here *is* the neuralab
-object (``neuralab.keras.layers`` is ``neuralab.layers``).
+object (``neuralab.keras.layers`` is ``neuralab.layers``), except ``neuralab.keras.optimizers``:
+its optimizers follow Keras 3's update rules (neuralab's own follow PyTorch's).
 """
 
 import sys
@@ -19,17 +20,17 @@ from .. import (
     metrics,
     models,
     ops,
-    optimizers,
     regularizers,
     saving,
     utils,
 )
 from ..layers import Layer
 from ..models import Input, Model, Sequential, load_model
+from . import optimizers
 
 for _name, _module in {"activations": activations, "backend": backend, "callbacks": callbacks,
                        "initializers": initializers, "layers": layers, "losses": losses,
-                       "metrics": metrics, "models": models, "ops": ops, "optimizers": optimizers,
+                       "metrics": metrics, "models": models, "ops": ops,
                        "regularizers": regularizers, "saving": saving, "utils": utils}.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 
