@@ -2,10 +2,12 @@
 
 Subclass :class:`Callback` and override any of ``on_train_begin/end``,
 ``on_epoch_begin/end``, ``on_train_batch_begin/end`` (``on_batch_begin/end`` too),
-``on_test_begin/end``, ``on_test_batch_begin/end``, ``on_predict_begin/end``. Each gets
-``logs``: a dict of the current loss/metrics (``val_*`` at epoch end). ``self.model`` is
-the model being trained; setting ``self.model.stop_training = True`` stops after the
-current batch.
+``on_test_begin/end``, ``on_test_batch_begin/end``, ``on_predict_begin/end``,
+``on_predict_batch_begin/end``. Each gets ``logs``, always a dict as in Keras: the current
+loss/metrics (``val_*`` at epoch end), ``{}`` where there is nothing to report yet, and
+``{"outputs": ...}`` at the end of a predict batch. Validation inside ``fit`` runs the
+``on_test_*`` hooks, as ``evaluate`` does. ``self.model`` is the model being trained;
+setting ``self.model.stop_training = True`` stops after the current batch.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from . import backend
 from .io_utils import atomic_write_text
 from .registry import Registry
 
@@ -51,12 +54,22 @@ class Callback:
     def on_test_batch_end(self, batch, logs=None): pass
     def on_predict_begin(self, logs=None): pass
     def on_predict_end(self, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
 
 
 def _overrides(cb: Callback, *names: str) -> bool:
     """Whether ``cb`` implements any of the hooks (as a method or an instance attribute)."""
     return any(n in cb.__dict__ or getattr(type(cb), n) is not getattr(Callback, n)
                for n in names)
+
+
+def _plain_floats(logs: dict) -> None:
+    """Logged variables (``optimizer.learning_rate``) as plain floats, in place so that
+    entries callbacks add reach the ones after them (History last), as in Keras."""
+    for key, value in logs.items():
+        if isinstance(value, backend.ScalarVariable):
+            logs[key] = float(value)
 
 
 class CallbackList:
@@ -75,8 +88,18 @@ class CallbackList:
         self.batch_callbacks: list[Callback] = []
 
     def call(self, hook: str, *args) -> None:
+        """``hook(*args)`` on every callback; a ``logs`` of ``None`` (the last argument)
+        is passed as ``{}``, as Keras does."""
+        if args and args[-1] is None:
+            args = (*args[:-1], {})
+        elif args and isinstance(args[-1], dict):
+            _plain_floats(args[-1])
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
+
+    def implementing(self, *hooks: str) -> list[Callback]:
+        """The callbacks that override any of ``hooks`` (the others need no per-batch logs)."""
+        return [cb for cb in self.callbacks if _overrides(cb, *hooks)]
 
     def on_train_begin(self, logs=None) -> None:
         self.call("on_train_begin", logs)
@@ -86,6 +109,7 @@ class CallbackList:
                           "on_batch_end") and getattr(cb, "wants_batches", lambda: True)()]
 
     def call_batch(self, hook: str, batch: int, logs) -> None:
+        logs = {} if logs is None else logs
         for cb in self.batch_callbacks:
             getattr(cb, hook)(batch, logs)
 
@@ -251,6 +275,10 @@ class LearningRateScheduler(Callback):
         optimizer.learning_rate = lr
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:  # Keras 3 records the rate in the history
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
 
 class ReduceLROnPlateau(_Monitor):

@@ -26,10 +26,11 @@ Clipping is applied to ``p.grad`` in place before the update.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
-from . import schedules
+from . import backend, schedules
 from .parameter import Parameter
 from .registry import Registry
 
@@ -91,9 +92,11 @@ class Optimizer:
     # -- learning rate ----------------------------------------------------------------
     @property
     def learning_rate(self) -> float:
-        """The rate the next step uses (a schedule is evaluated at ``iterations``)."""
+        """The rate the next step uses (a schedule is evaluated at ``iterations``), as a
+        float that Keras' ``backend.set_value`` can set (:class:`~neuralab.backend.ScalarVariable`)."""
         lr = self._learning_rate
-        return float(lr(self.iterations)) if isinstance(lr, schedules.LearningRateSchedule) else lr
+        value = float(lr(self.iterations)) if isinstance(lr, schedules.LearningRateSchedule) else lr
+        return value if value is None else backend.ScalarVariable(value, self, "learning_rate")
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
@@ -188,20 +191,24 @@ class Optimizer:
         runs = []
         for members in groups.values():
             members.sort(key=lambda item: item[0])
-            base_w, base_g = members[0][1].data.base, members[0][1]._grad.base
+            # grouped by _shared_offset: data and grad are views of 1-D bases (not None)
+            base_w = cast(np.ndarray, members[0][1].data.base)
+            base_g = cast(np.ndarray, members[0][1]._grad.base)
             slots = self._slots_for(base_w, base_w.size)
             scratch = self._scratch_for(base_w)
-            start, end, chunk = members[0][0], members[0][0], []
-            for offset, p in members + [(None, None)]:
-                if p is None or offset != end:
+            start, end = members[0][0], members[0][0]
+            chunk: list[Parameter] = []
+            last: list[tuple[int | None, Parameter | None]] = [(None, None)]  # ends the last run
+            for offset, member in members + last:
+                if member is None or offset != end:
                     runs.append(_Run(chunk, base_w[start:end], base_g[start:end],
                                      {k: v[start:end] for k, v in slots.items()},
                                      scratch[start:end]))
-                    if p is None:
+                    if member is None:
                         break
-                    start, end, chunk = offset, offset, []
-                chunk.append(p)
-                end = offset + p.size
+                    start, end, chunk = cast(int, offset), cast(int, offset), []
+                chunk.append(member)
+                end = cast(int, offset) + member.size  # an int for every member
         for p in standalone:
             slots = self._slots_for(p.data, p.size)
             runs.append(_Run([p], p.data.reshape(-1), p._grad.reshape(-1), slots,

@@ -310,16 +310,22 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     n = len(xs[0])
     cbs = callbacks_module.CallbackList(callbacks or [], model, {"verbose": verbose})
     cbs.call("on_predict_begin", None)
+    batch_cbs = cbs.implementing("on_predict_batch_begin", "on_predict_batch_end")
     gatherers = [RowGatherer(a, model.dtype, batch_size) for a in xs]
     outs: list[np.ndarray] | None = None
     model.set_buffer_reuse(True)
     try:
-        for index in batch_slices(n, batch_size)[:_steps(steps, "steps")]:
+        for step, index in enumerate(batch_slices(n, batch_size)[:_steps(steps, "steps")]):
+            for cb in batch_cbs:
+                cb.on_predict_batch_begin(step, {})
             values, _ = model.run_graph([g.rows(index) for g in gatherers], False, record=False)
             if outs is None:
                 outs = [np.empty((n,) + v.shape[1:], dtype=v.dtype) for v in values]
             for out, v in zip(outs, values):
                 out[index] = v
+            for cb in batch_cbs:  # Keras: the batch's predictions
+                cb.on_predict_batch_end(step, {"outputs": model.structure_outputs(
+                    [out[index] for out in outs])})
     finally:
         model.set_buffer_reuse(False)
     cbs.call("on_predict_end", None)
