@@ -19,6 +19,7 @@ import json
 import warnings
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -42,7 +43,8 @@ VERSION = 1
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    # numpy's stub fears the dict holds "allow_pickle"; its keys are weight names
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -56,7 +58,8 @@ def _load_npz(data: bytes, what: str) -> dict[str, np.ndarray]:
 
 def _all_layers(model) -> list:
     """Every layer inside ``model``, nested models' layers included, each once."""
-    found, stack = [], list(reversed(model.layers))
+    found: list = []
+    stack = list(reversed(model.layers))
     while stack:
         layer = stack.pop()
         if any(layer is f for f in found):
@@ -201,7 +204,7 @@ def model_from_bytes(data: bytes, compile: bool = True, source: str = "model dat
     _check_weight_shapes(config, weights, path)
     with load_scope(custom_objects), initializers.deferred():
         try:
-            model = deserialize(config["model"], custom_objects)
+            model = cast(Model, deserialize(config["model"], custom_objects))  # a model's config
         except (ValueError, TypeError, KeyError) as error:
             raise InputError(f"cannot rebuild the model: {error}", path) from None
     params = model.parameters()
@@ -231,11 +234,12 @@ def model_from_bytes(data: bytes, compile: bool = True, source: str = "model dat
             except (ValueError, TypeError, KeyError, AttributeError) as error:
                 raise InputError(f"cannot restore the compile settings: {error}", path) from None
         if opt_arrays is not None:
+            optimizer = cast(optimizers_module.Optimizer, model.optimizer)  # compiled just above
             params = model.optimizer_parameters()
             slots = {name: [opt_arrays[f"{name}/{i}"] for i in range(len(params))]
-                     for name in model.optimizer.slot_names}
-            model.optimizer.set_state({"iterations": int(opt_arrays["iterations"]),
-                                       "slots": slots}, params)
+                     for name in optimizer.slot_names}
+            optimizer.set_state({"iterations": int(opt_arrays["iterations"]),
+                                 "slots": slots}, params)
     _restore_rngs(model, config.get("rng_states", {}))
     return model
 
