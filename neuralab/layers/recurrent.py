@@ -11,6 +11,11 @@ Weights follow Keras 3: ``kernel`` Wx (D, G*H), ``recurrent_kernel`` Wh (H, G*H)
 ``bias``, gates side by side along the last axis in Keras order (LSTM ``i, f, c, o``;
 GRU ``z, r, h``). PyTorch's ``weight_ih`` is ``Wx.T`` (its GRU orders the gates ``r, z, n``).
 
+Initial states: ``layer(x, initial_state=[h0])`` (``[h0, c0]`` for LSTM; also
+``layer([x, h0, c0])``), on arrays or symbolic tensors, e.g. an encoder's states starting a
+decoder. The states default to zeros; given ones get their gradient: ``backward`` then
+returns ``[dx, dh0(, dc0)]``.
+
 Outputs: the last ``h`` (N, H), all of them (N, T, H) with ``return_sequences``, and with
 ``return_state`` a list ``[output, h]`` (``[output, h, c]`` for LSTM); ``backward`` then
 takes a list of gradients with ``None`` for outputs nobody used. With ``go_backwards`` the
@@ -27,7 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, backend, initializers, regularizers
-from .base import Layer, format_shape, register
+from ..parameter import Parameter
+from ..symbolic import is_symbolic
+from .base import Layer, _holds_tensor, format_shape, register
 
 
 class Orthogonal(initializers.Initializer):
@@ -74,14 +81,18 @@ class Recurrent(Layer):
     A subclass sets ``gates`` and ``state_names`` and writes two loops:
     ``_scan(xw)`` -> (hs (N, T, H), final states) keeping its per-step values in
     ``self._steps``, and ``_backward_through_time(dhs, dstates)`` -> (dz for the input
-    side (N, T, G*H), dL/d(recurrent bias) or ``None``), adding into ``recurrent_kernel``.
+    side (N, T, G*H), dL/d(recurrent bias) or ``None``, dL/d(initial states)), adding into
+    ``recurrent_kernel``. ``self._start(k, n)`` is initial state k (given, or zeros).
     """
 
     gates = 1
     state_names: tuple[str, ...] = ("h",)
+    kernel: Parameter
+    recurrent_kernel: Parameter
+    bias: Parameter | None = None
     #: one call's cache: the (possibly reversed, dropped-out) input, all hidden states,
     #: per-step values and the dropout masks (input, recurrent) of that call
-    _cache_attrs = ("_x", "_hs", "_steps", "_masks")
+    _cache_attrs = ("_x", "_hs", "_steps", "_masks", "_initial")
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
@@ -116,8 +127,7 @@ class Recurrent(Layer):
         self.unroll = bool(unroll)  # one loop either way; kept for Keras configs
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.seed = seed
-        self.rng: np.random.Generator | None = None
-        self.kernel = self.recurrent_kernel = self.bias = None
+        self.rng = backend.spawn_rng(seed)
 
     # -- weights and shapes -------------------------------------------------------------
     def build(self, input_shape):
@@ -125,6 +135,7 @@ class Recurrent(Layer):
             raise ValueError(f"{type(self).__name__} expects sequences of shape (N, T, D) with a "
                              f"known D, got {format_shape(input_shape)}")
         super().build(input_shape)
+        self._features = int(input_shape[-1])
         width = self.units * self.gates
         self.kernel = self.add_weight("kernel", (int(input_shape[-1]), width),
                                       self.kernel_initializer, self.kernel_regularizer)
@@ -134,7 +145,6 @@ class Recurrent(Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init(),
                                         self.bias_regularizer)
-        self.rng = backend.spawn_rng(self.seed)
 
     def _bias_shape(self) -> tuple[int, ...]:
         return (self.units * self.gates,)
@@ -149,6 +159,39 @@ class Recurrent(Layer):
             return out
         return [out] + [(n, self.units)] * len(self.state_names)
 
+    def __call__(self, inputs, *args, initial_state=None, **kwargs):
+        if initial_state is not None:
+            states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+            inputs = [inputs, *states]
+        if isinstance(inputs, (list, tuple)) and not is_symbolic(inputs):
+            if _holds_tensor(inputs):
+                raise NotImplementedError(f"{type(self).__name__}: initial states on Tensors are "
+                                          "not supported; use arrays or symbolic inputs")
+            training = kwargs.pop("training", args[0] if args else None)
+            return self.forward([np.asarray(v) for v in inputs], training=bool(training))
+        return super().__call__(inputs, *args, **kwargs)
+
+    def symbolic_output_shapes(self, node):
+        """Output shapes for a graph call on ``x`` or ``[x, *initial_states]`` (any T)."""
+        shapes = [tuple(t.shape) for t in node.inputs]
+        if not self.built:
+            self._build_from_shape(shapes[0])
+        self._check_shapes(shapes[0], shapes[1:])
+        out = self.compute_output_shape(shapes[0])
+        return list(out) if isinstance(out, list) else [tuple(out)]
+
+    def _check_shapes(self, x_shape, state_shapes) -> None:
+        kind = type(self).__name__
+        d = self._features
+        if len(x_shape) != 3 or x_shape[-1] != d:
+            raise ValueError(f"{kind} {self.name!r} expected input of shape (N, T, {d}), got "
+                             f"{format_shape((None,) + tuple(x_shape[1:]))}")
+        if state_shapes and (len(state_shapes) != len(self.state_names) or any(
+                tuple(s[1:]) != (self.units,) for s in state_shapes)):
+            raise ValueError(f"{kind} {self.name!r} expects {len(self.state_names)} initial "
+                             f"state(s) {list(self.state_names)} of shape (N, {self.units}), got "
+                             f"{[format_shape((None,) + tuple(s[1:])) for s in state_shapes]}")
+
     def _check_sequence(self, x) -> np.ndarray:
         """Build on first use; then any length T, but the built feature size D."""
         x = np.asarray(x)
@@ -157,15 +200,21 @@ class Recurrent(Layer):
                 raise ValueError(f"{type(self).__name__} expects sequences of shape (N, T, D), "
                                  f"got an array of shape {x.shape}")
             self.build((None,) + x.shape[1:])
-        d = self.input_shape[-1]
-        if x.ndim != 3 or x.shape[-1] != d:
-            raise ValueError(f"{type(self).__name__} {self.name!r} expected input of shape "
-                             f"(N, T, {d}), got {format_shape((None,) + x.shape[1:])}")
+        self._check_shapes(x.shape if x.ndim == 3 else (None,) + x.shape[1:], [])
         return x.astype(self.dtype, copy=False)
 
     # -- computation --------------------------------------------------------------------
     def forward(self, x, training=False):
+        initial = None
+        if isinstance(x, (list, tuple)):
+            x, initial = x[0], [np.asarray(s, dtype=self.dtype) for s in x[1:]]
         x = self._check_sequence(x)
+        if initial is not None:
+            self._check_shapes(x.shape, [s.shape for s in initial])
+            if any(s.shape[0] != x.shape[0] for s in initial):
+                raise ValueError(f"{type(self).__name__} {self.name!r}: initial states have "
+                                 f"batch sizes {[s.shape[0] for s in initial]}, inputs {x.shape[0]}")
+        self._initial = initial
         if self.go_backwards:
             x = x[:, ::-1]
         self._masks = (self._mask(training, self.dropout, (x.shape[0], x.shape[-1])),
@@ -193,6 +242,7 @@ class Recurrent(Layer):
         return h if mask is None else h * (mask if h.ndim == 2 else mask[:, None])
 
     def _input_bias(self) -> np.ndarray:
+        assert self.bias is not None
         return self.bias.data
 
     def backward(self, dout):
@@ -206,12 +256,12 @@ class Recurrent(Layer):
                 dhs += dy
             else:
                 dhs[:, -1] += dy
-        dz, drecurrent_bias = self._backward_through_time(dhs, dstates)
+        dz, drecurrent_bias, dinitial = self._backward_through_time(dhs, dstates)
         width = dz.shape[-1]
         dz2 = dz.reshape(n * t, width)
         if self.kernel.trainable:
             self.kernel.accumulate_matmul(x.reshape(n * t, d).T, dz2)
-        if self.use_bias and self.bias.trainable:
+        if self.bias is not None and self.bias.trainable:
             db = dz2.sum(axis=0)
             self.bias.accumulate(db if drecurrent_bias is None else np.stack([db, drecurrent_bias]))
         if self.skip_input_grad:
@@ -219,13 +269,21 @@ class Recurrent(Layer):
         dx = (dz2 @ self.kernel.data.T).reshape(n, t, d)
         if self._masks[0] is not None:
             dx *= self._masks[0][:, None]
-        return dx[:, ::-1] if self.go_backwards else dx
+        if self.go_backwards:
+            dx = dx[:, ::-1]
+        return dx if self._initial is None else [dx, *dinitial]
+
+    def _start(self, k: int, n: int) -> np.ndarray:
+        """Initial state ``k`` (h, then c) for a batch of ``n``: the given one, or zeros."""
+        if self._initial is None:
+            return np.zeros((n, self.units), self.dtype)
+        return self._initial[k]
 
     def _h_prev(self) -> np.ndarray:
-        """h_{t-1} for every step (N, T, H): the zero initial state, then hs[:, :-1]."""
+        """h_{t-1} for every step (N, T, H): the initial state, then hs[:, :-1]."""
         hs = self._hs
         h_prev = np.empty_like(hs)
-        h_prev[:, 0] = 0
+        h_prev[:, 0] = self._start(0, hs.shape[0])
         h_prev[:, 1:] = hs[:, :-1]
         return h_prev
 
@@ -286,7 +344,7 @@ class SimpleRNN(Recurrent):
         n, t, units = xw.shape
         Wh = self.recurrent_kernel.data
         hs = np.empty_like(xw)
-        h = np.zeros((n, units), xw.dtype)
+        h = self._start(0, n)
         for step in range(t):
             a = xw[:, step] + self._masked(h) @ Wh
             h = self.activation.forward(a, out=a)
@@ -303,7 +361,7 @@ class SimpleRNN(Recurrent):
             da[:, step] = self.activation.backward(dh, hs[:, step])
             dh_next = self._masked(da[:, step] @ Wh.T)
         self._accumulate_recurrent_masked(da)
-        return da, None
+        return da, None, [dh_next]
 
     def get_config(self):
         config = super().get_config()
@@ -355,7 +413,7 @@ class LSTM(Recurrent):
         hs = np.empty((n, t, H), xw.dtype)
         cs, tcs = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)  # i, f, g, o after their activations
-        h, c = np.zeros((n, H), xw.dtype), np.zeros((n, H), xw.dtype)
+        h, c = self._start(0, n), self._start(1, n)
         for step in range(t):
             z = xw[:, step] + self._masked(h) @ Wh
             # activations may return their input (linear): the results are copied out
@@ -381,7 +439,7 @@ class LSTM(Recurrent):
         for step in reversed(range(gates.shape[1])):
             i, f = gates[:, step, :H], gates[:, step, H:2 * H]
             g, o = gates[:, step, 2 * H:3 * H], gates[:, step, 3 * H:]
-            c_prev = cs[:, step - 1] if step > 0 else np.zeros_like(dc_next)
+            c_prev = cs[:, step - 1] if step > 0 else self._start(1, cs.shape[0])
             dh = dhs[:, step] + dh_next
             dc = dc_next + act.backward(dh * o, tcs[:, step])
             dz[:, step, :H] = rec.backward(dc * g, i)
@@ -391,7 +449,7 @@ class LSTM(Recurrent):
             dc_next = dc * f
             dh_next = self._masked(dz[:, step] @ Wh.T)
         self._accumulate_recurrent_masked(dz)
-        return dz, None
+        return dz, None, [dh_next, dc_next]
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -427,6 +485,7 @@ class GRU(Recurrent):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def _input_bias(self):
+        assert self.bias is not None
         return self.bias.data[0] if self.reset_after else self.bias.data
 
     def _scan(self, xw):
@@ -437,13 +496,13 @@ class GRU(Recurrent):
         hs = np.empty((n, t, H), xw.dtype)
         gates = np.empty_like(xw)  # z, r, n after their activations
         inner_h = np.empty_like(hs)  # reset_after: hh = h_{t-1} Wh_h + b_h; else (r * h) Wh_h
-        h = np.zeros((n, H), xw.dtype)
+        h = self._start(0, n)
         for step in range(t):
             x_t, out = xw[:, step], gates[:, step]
             hm = self._masked(h)  # z * h_{t-1} below uses the unmasked state
             if self.reset_after:
                 inner = hm @ Wh
-                if self.use_bias:
+                if self.bias is not None:
                     inner += self.bias.data[1]
                 out[:, :2 * H] = zr = rec.forward(x_t[:, :2 * H] + inner[:, :2 * H])
                 inner_h[:, step] = inner[:, 2 * H:]
@@ -486,7 +545,7 @@ class GRU(Recurrent):
                 dh_next = dh * z + self._masked(drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T)
         if self.reset_after:
             self._accumulate_recurrent(hm_prev, dinner)
-            return dz, dinner.reshape(-1, 3 * H).sum(axis=0)
+            return dz, dinner.reshape(-1, 3 * H).sum(axis=0), [dh_next]
         if self.recurrent_kernel.trainable:
             # Wh_zr sees h_{t-1}, Wh_h sees r * h_{t-1}
             dWh = np.empty_like(Wh)
@@ -494,7 +553,7 @@ class GRU(Recurrent):
             rh = gates[..., H:2 * H] * hm_prev
             dWh[:, 2 * H:] = rh.reshape(-1, H).T @ dz[..., 2 * H:].reshape(-1, H)
             self.recurrent_kernel.accumulate(dWh)
-        return dz, None
+        return dz, None, [dh_next]
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import CallState, Layer, deserialize, format_shape, register, serialize
+from .recurrent import Recurrent
 
 
 def _run(layer: Layer, x, training: bool):
@@ -27,9 +28,23 @@ def _run_backward(layer: Layer, state: CallState, dout, skip_input_grad: bool):
     return layer.backward(dout)
 
 
-def _renamed(layer: Layer, name: str, **changes) -> Layer:
+def _time_free_output_shapes(layer: Layer, node) -> list:
+    """A wrapper's graph call: built once, then applied to any number of time steps."""
+    shape = tuple(node.inputs[0].shape)
+    if not layer.built:
+        layer._build_from_shape(shape)
+    built = tuple(layer.input_shape or ())
+    if len(shape) != len(built) or shape[2:] != built[2:]:
+        raise ValueError(f"Layer {layer.name!r} was built for inputs "
+                         f"{format_shape(layer.input_shape)}, cannot apply it to a tensor of "
+                         f"shape {format_shape(shape)}")
+    out = layer.compute_output_shape(shape)
+    return list(out) if isinstance(out, list) else [tuple(out)]
+
+
+def _renamed(layer: Recurrent, name: str, **changes) -> Recurrent:
     config = {**layer.get_config(), "name": name, **changes}
-    return type(layer).from_config(config)
+    return type(layer).from_config(config)  # type: ignore[return-value]
 
 
 @register
@@ -57,13 +72,16 @@ class Bidirectional(Layer):
     #: one call's cache: the inner layers' call states and their outputs (for "mul")
     _cache_attrs = ("_states", "_halves")
 
-    def __init__(self, layer: Layer, merge_mode: str | None = "concat", weights=None,
-                 backward_layer: Layer | None = None, **kwargs):
-        if isinstance(layer, dict):
-            layer = deserialize(layer)
+    forward_layer: Recurrent
+    backward_layer: Recurrent
+
+    def __init__(self, layer: Recurrent | dict, merge_mode: str | None = "concat", weights=None,
+                 backward_layer: Recurrent | dict | None = None, **kwargs):
+        if isinstance(layer, dict):  # from a saved config
+            layer = deserialize(layer)  # type: ignore[assignment]
         if isinstance(backward_layer, dict):
-            backward_layer = deserialize(backward_layer)
-        if not isinstance(layer, Layer) or not hasattr(layer, "return_sequences"):
+            backward_layer = deserialize(backward_layer)  # type: ignore[assignment]
+        if not isinstance(layer, Recurrent) or not isinstance(backward_layer, (Recurrent, type(None))):
             raise ValueError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got "
                              f"{layer!r}")
         if merge_mode not in self.MERGE_MODES:
@@ -94,6 +112,9 @@ class Bidirectional(Layer):
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
+
+    def symbolic_output_shapes(self, node):
+        return _time_free_output_shapes(self, node)
 
     def compute_output_shape(self, input_shape):
         forward = self.forward_layer.compute_output_shape(input_shape)
@@ -207,6 +228,9 @@ class TimeDistributed(Layer):
             self.layer.dtype = self.dtype
         if not self.layer.built:
             self.layer.build((None,) + tuple(input_shape[2:]))
+
+    def symbolic_output_shapes(self, node):
+        return _time_free_output_shapes(self, node)
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
