@@ -53,8 +53,9 @@ def numerical_gradient(f, array):
 
 def check_gradients(layer, x, douts=None, seed=0):
     """Relative errors of dL/dx and dL/dW for L = sum_k sum(douts[k] * y_k) (one output, or
-    a list of outputs with ``None`` for unused ones); random douts for one output."""
-    x = x.copy()
+    a list of outputs with ``None`` for unused ones); random douts for one output.
+    ``x`` may be a list ``[x, *initial_states]``: then each gets its entry ``x0, x1, ...``."""
+    x = [v.copy() for v in x] if isinstance(x, list) else x.copy()
     noisy = [a for a in [layer, *layer._sublayers()] if getattr(a, "rng", None) is not None]
     noise = [a.rng.bit_generator.state for a in noisy]
 
@@ -76,7 +77,11 @@ def check_gradients(layer, x, douts=None, seed=0):
     loss()
     layer.zero_grad()
     dx = layer.backward(douts)
-    errors = {"x": gc.rel_error(dx, numerical_gradient(loss, x))}
+    if isinstance(x, list):
+        errors = {f"x{k}": gc.rel_error(g, numerical_gradient(loss, v))
+                  for k, (v, g) in enumerate(zip(x, dx, strict=True))}
+    else:
+        errors = {"x": gc.rel_error(dx, numerical_gradient(loss, x))}
     analytic = {p.name: p.grad.copy() for p in layer.parameters()}
     for p in layer.parameters():
         errors[p.name] = gc.rel_error(analytic[p.name], numerical_gradient(loss, p.data))
@@ -116,19 +121,33 @@ def test_return_state_gradients_with_unused_outputs_match_centred_differences(fl
         assert max(errors.values()) <= 1e-7, (used, errors)
 
 
+@pytest.mark.parametrize("options", [{}, {"return_sequences": True, "go_backwards": True,
+                                          "recurrent_dropout": 0.3, "return_state": True}],
+                         ids=["last", "seq_backwards_dropout_states"])
+@pytest.mark.parametrize("kind", list(RNNS))
+def test_initial_state_gradients_match_centred_differences(float64, rng, kind, options):
+    layer = built(RNNS[kind](H, **options), rng)
+    states = [rng.standard_normal((N, H)) for _ in layer.state_names]
+    x = [rng.standard_normal((N, T, D)), *states]
+    ys = layer.forward(x, training=True)
+    douts = state_douts(rng, ys, [True] * len(ys)) if isinstance(ys, list) else None
+    errors = check_gradients(layer, x, douts)
+    assert set(errors) >= {"x0", "x1"} and max(errors.values()) <= 1e-7, errors
+
+
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
 def test_bidirectional_merge_modes_match_centred_differences(float64, rng, merge_mode):
-    layer = layers.Bidirectional(layers.LSTM(H, return_sequences=True), merge_mode=merge_mode)
+    layer = layers.Bidirectional(layers.LSTM(2, return_sequences=True), merge_mode=merge_mode)
     built(layer, rng)
     errors = check_gradients(layer, rng.standard_normal((N, T, D)))
     assert max(errors.values()) <= 1e-7, errors
 
 
 def test_bidirectional_without_merge_and_with_states_matches_centred_differences(float64, rng):
-    layer = built(layers.Bidirectional(layers.GRU(H, return_state=True), merge_mode=None), rng)
+    layer = built(layers.Bidirectional(layers.GRU(2, return_state=True), merge_mode=None), rng)
     x = rng.standard_normal((N, T, D))
     ys = layer.forward(x)
-    assert [y.shape for y in ys] == [(N, H)] * 4  # forward out, backward out, h_f, h_b
+    assert [y.shape for y in ys] == [(N, 2)] * 4  # forward out, backward out, h_f, h_b
     errors = check_gradients(layer, x, state_douts(rng, ys, [True, False, True, True]))
     assert max(errors.values()) <= 1e-7, errors
 
@@ -138,7 +157,7 @@ def test_bidirectional_without_merge_and_with_states_matches_centred_differences
     lambda: layers.LSTM(H, dropout=0.4, recurrent_dropout=0.3, go_backwards=True),
     lambda: layers.GRU(H, dropout=0.4, recurrent_dropout=0.3, return_sequences=True),
     lambda: layers.GRU(H, recurrent_dropout=0.5, reset_after=False),
-    lambda: layers.Bidirectional(layers.LSTM(H, recurrent_dropout=0.5, return_sequences=True)),
+    lambda: layers.Bidirectional(layers.LSTM(2, recurrent_dropout=0.5, return_sequences=True)),
 ], ids=["simple_rnn", "lstm", "gru", "gru_reset_before", "bidirectional_lstm"])
 def test_dropout_and_recurrent_dropout_gradients_match_centred_differences(float64, rng, make):
     layer = built(make(), rng)
@@ -252,6 +271,31 @@ def test_outputs_states_and_gradients_match_pytorch(float64, rng, kind, go_backw
 
     errors = {f"y{k}": parity_error(y, t.detach().numpy()) for k, (y, t) in enumerate(zip(ys, torch_ys))}
     errors["dx"] = parity_error(dx, torch_dx)
+    expected = keras_grads_from_torch(layer, torch_grads(module, "_l0"))
+    for p, g in zip(layer.parameters(), expected):
+        errors[p.name] = parity_error(p.grad, g)
+    assert max(errors.values()) <= 1e-10, errors
+
+
+@pytest.mark.parametrize("kind", list(RNNS))
+def test_initial_states_and_their_gradients_match_pytorch(float64, rng, kind):
+    torch = require_torch()
+    layer = built(RNNS[kind](5, return_sequences=True), rng, (None, 6, 4))
+    x = rng.standard_normal((3, 6, 4))
+    states = [rng.standard_normal((3, 5)) for _ in layer.state_names]
+    y = layer([x, *states])
+    dout = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    dx, *dstates = layer.backward(dout)
+
+    module = torch_module(torch, layer)
+    xt = torch.tensor(x, requires_grad=True)
+    st = [torch.tensor(s[None], requires_grad=True) for s in states]
+    out, _ = module(xt, tuple(st) if kind == "LSTM" else st[0])
+    (out * torch.from_numpy(dout)).sum().backward()
+    errors = {"y": parity_error(y, out.detach().numpy()), "dx": parity_error(dx, xt.grad.numpy())}
+    for name, d, t in zip(layer.state_names, dstates, st):
+        errors["d" + name + "0"] = parity_error(d, t.grad.numpy()[0])
     expected = keras_grads_from_torch(layer, torch_grads(module, "_l0"))
     for p, g in zip(layer.parameters(), expected):
         errors[p.name] = parity_error(p.grad, g)
@@ -400,6 +444,57 @@ def test_functional_model_using_the_states_trains_with_correct_gradients(float64
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+def seq2seq(vocab=5, units=6):
+    """Keras' encoder-decoder pattern: the encoder's states start the decoder.
+
+    Fixed lengths (3 in, 2 out): ``fit`` cannot yet take targets for an output whose time
+    axis is unknown (``Input((None, vocab))``; training/data.py ``prepare_targets``)."""
+    encoder_in, decoder_in = Input((3, vocab)), Input((2, vocab))
+    _, h, c = layers.LSTM(units, return_state=True, name="encoder")(encoder_in)
+    decoder = layers.LSTM(units, return_sequences=True, return_state=True, name="decoder")
+    seq, _, _ = decoder(decoder_in, initial_state=[h, c])
+    # TimeDistributed: a softmax Dense on (N, T, units) fused with the cross-entropy fails
+    # in fit (its logits are kept as (N*T, vocab)), outside this module
+    dense = layers.TimeDistributed(layers.Dense(vocab, activation="softmax"), name="readout")
+    return Model([encoder_in, decoder_in], dense(seq)), decoder, dense
+
+
+def test_seq2seq_decoder_started_from_encoder_states_has_correct_gradients(float64, rng):
+    model, _, _ = seq2seq(vocab=3, units=2)
+    model.compile("adam", "categorical_crossentropy")
+    enc, dec = np.eye(3)[rng.integers(0, 3, (4, 3))], np.eye(3)[rng.integers(0, 3, (4, 2))]
+    target = np.eye(3)[rng.integers(0, 3, (4, 2))]
+    _, grads = model.compute_gradients([enc, dec], target)
+    loss = lambda: model.compute_gradients([enc, dec], target)[0]  # noqa: E731
+    errors = {p.name: gc.rel_error(g, numerical_gradient(loss, p.data))
+              for p, g in zip(model.parameters(), grads)}
+    assert {"encoder/kernel", "decoder/kernel"} <= set(errors)
+    assert max(errors.values()) <= 1e-7, errors
+
+
+def test_seq2seq_learns_to_reverse_and_its_decoder_is_reused_for_inference(tmp_path, rng):
+    model, decoder, dense = seq2seq(units=16)
+    model.compile(neuralab.keras.optimizers.Adam(0.02), "categorical_crossentropy")
+    ids = rng.integers(1, 5, (256, 3))
+    enc = np.eye(5, dtype="float32")[ids]
+    target = np.eye(5, dtype="float32")[ids[:, :-3:-1]]  # the last two, reversed
+    dec = np.concatenate([np.eye(5, dtype="float32")[np.zeros((256, 1), int)], target[:, :-1]], 1)
+    history = model.fit([enc, dec], target, epochs=15, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # Keras' inference decoder: the trained decoder layer called again on state Inputs
+    step_in, h_in, c_in = Input((None, 5)), Input((16,)), Input((16,))
+    seq, h, c = decoder(step_in, initial_state=[h_in, c_in])
+    step_model = Model([step_in, h_in, c_in], [dense(seq), h, c])
+    encoder = Model(model.inputs[0], model.get_layer("encoder").output[1:])
+    h0, c0 = encoder.predict(enc[:8], verbose=0)
+    probs, _, _ = step_model.predict([dec[:8], h0, c0], verbose=0)
+    np.testing.assert_allclose(probs, model.predict([enc[:8], dec[:8]], verbose=0), rtol=1e-5)
+    model.save(tmp_path / "seq2seq.zip")
+    loaded = neuralab.load_model(tmp_path / "seq2seq.zip")
+    np.testing.assert_array_equal(loaded.predict([enc, dec], verbose=0),
+                                  model.predict([enc, dec], verbose=0))
+
+
 def test_sequential_lstm_dense_fit_learns_a_toy_sequence_task(rng):
     x = rng.standard_normal((256, 8, 1)).astype("float32")
     y = x.sum(axis=1)  # the running sum: needs memory across steps
@@ -420,7 +515,7 @@ def test_save_and_load_round_trip_keeps_config_and_predictions(tmp_path, rng):
         layers.LSTM(2, unit_forget_bias=False),
     ])
     x = rng.standard_normal((5, T, D)).astype("float32")
-    path = tmp_path / "rnn.keras"
+    path = tmp_path / "rnn.zip"
     model.save(path)
     loaded = neuralab.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -433,8 +528,8 @@ def test_functional_model_with_states_saves_and_loads(tmp_path, rng):
     out, h = layers.GRU(3, return_state=True)(inp)
     model = Model(inp, [out, layers.Dense(2)(h)])
     x = rng.standard_normal((4, T, D)).astype("float32")
-    model.save(tmp_path / "states.keras")
-    loaded = neuralab.load_model(tmp_path / "states.keras")
+    model.save(tmp_path / "states.zip")
+    loaded = neuralab.load_model(tmp_path / "states.zip")
     for a, b in zip(model.predict(x, verbose=0), loaded.predict(x, verbose=0)):
         np.testing.assert_array_equal(a, b)
 
@@ -454,6 +549,17 @@ def test_get_config_round_trips(make):
 
 
 # -- errors -----------------------------------------------------------------------------------
+def test_initial_states_of_the_wrong_number_or_shape_are_refused(rng):
+    layer = layers.LSTM(2)
+    x = rng.standard_normal((4, 5, 3))
+    with pytest.raises(ValueError, match=r"2 initial state\(s\) \['h', 'c'\] of shape \(N, 2\)"):
+        layer(x, initial_state=[np.zeros((4, 2))])
+    with pytest.raises(ValueError, match="initial state"):
+        layer(Input((5, 3)), initial_state=[Input((3,)), Input((2,))])
+    with pytest.raises(ValueError, match="batch sizes"):
+        layer(x, initial_state=[np.zeros((3, 2)), np.zeros((3, 2))])
+
+
 def test_inputs_that_are_not_sequences_are_refused_with_the_expected_shape():
     layer = layers.LSTM(2)
     with pytest.raises(ValueError, match=r"\(N, T, D\)"):
