@@ -167,8 +167,12 @@ class DataLoader:
                 yield self.dataset[index]
             return
         fast = self._default_collate and isinstance(self.dataset, TensorDataset)
+        batched = getattr(self.dataset, "get_batch", None) if self._default_collate else None
         for indices in self._batches():
-            if fast:
+            batch = batched(indices) if batched is not None else None
+            if batch is not None:  # a dataset that transforms and collates a batch at once
+                yield batch
+            elif fast:
                 rows = np.asarray(indices, dtype=np.int64)
                 yield [wrap(EngineTensor(t._t.data[rows])) for t in self.dataset.tensors]
             else:
