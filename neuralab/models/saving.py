@@ -78,7 +78,32 @@ def _rng_states(model) -> dict:
     return states
 
 
+def _keras_kind(filepath) -> str | None:
+    """``"keras"`` (Keras 3 archive), ``"h5"`` (legacy Keras HDF5) or ``None`` (neuralab's
+    zip), from the file name, as Keras chooses."""
+    name = str(filepath).lower()
+    if name.endswith(".keras"):
+        return "keras"
+    if name.endswith((".h5", ".hdf5")):
+        return "h5"
+    return None
+
+
 def save_model(model, filepath) -> None:
+    """``x.keras``: Keras 3's archive; ``x.h5``/``x.hdf5``: tf.keras 2's HDF5 model (both
+    load in Keras; no optimizer state); any other name: neuralab's zip. A model Keras files
+    cannot describe (ops, custom layers, subclassing) or a missing h5py gets neuralab's zip
+    under the Keras name, with a warning."""
+    kind = _keras_kind(filepath)
+    if kind is not None:
+        from ..export import keras_format
+        try:
+            (keras_format.save_keras_archive if kind == "keras" else keras_format.save_legacy_h5)(
+                model, filepath)
+            return
+        except (keras_format.NoKerasForm, ImportError) as error:
+            warnings.warn(f"{filepath} is written in neuralab's own format, which Keras cannot "
+                          f"open: {error}", stacklevel=3)
     with atomic_open(filepath, "wb") as f:
         f.write(model_to_bytes(model))
 
@@ -148,8 +173,41 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     path = Path(filepath)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}")
+    kind = _keras_kind(path)
+    if kind is not None and not _is_neuralab_zip(path):
+        from ..export import keras_format
+        load = keras_format.load_keras_archive if kind == "keras" else keras_format.load_legacy_h5
+        return load(path, custom_objects)
     return model_from_bytes(path.read_bytes(), compile=compile, source=str(path),
                             custom_objects=custom_objects)
+
+
+def _is_neuralab_zip(path: Path) -> bool:
+    """A neuralab zip under a Keras name (written before those were Keras files, or for a
+    model Keras files cannot describe)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "weights.npz" in zf.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def model_from_json(json_string: str, custom_objects: dict | None = None):
+    """The architecture of ``model.to_json()`` (or of Keras' ``to_json``), with fresh
+    weights."""
+    try:
+        config = json.loads(json_string)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"model_from_json expects the JSON text of model.to_json(): {error}") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("model_from_json expects {'class_name': ..., 'config': ...}, got "
+                         f"{type(config).__name__}")
+    inner = config.get("config") or {}
+    if "module" in config or "keras_version" in config or "input_layers" in inner:
+        from ..export.keras_format import model_from_keras_config
+        return model_from_keras_config(config, "model JSON", custom_objects)
+    with load_scope(custom_objects):
+        return deserialize(config, custom_objects)
 
 
 def _read(data: bytes, path: str):
@@ -254,13 +312,23 @@ def _restore_rngs(model, states: dict) -> None:
 
 
 def save_weights(model, filepath) -> None:
-    """Weights only, as ``.npz`` keyed by weight name (written atomically)."""
+    """Weights only, as ``.npz`` keyed by weight name (written atomically); a name ending in
+    ``.h5`` gets Keras 3's ``.weights.h5`` layout."""
+    if _keras_kind(filepath) == "h5":
+        from ..export.keras_format import save_keras_weights_file
+        save_keras_weights_file(model, filepath)
+        return
     arrays = {p.name: p.data for p in model.parameters()}
     with atomic_open(filepath, "wb") as f:
         np.savez(f, **arrays)
 
 
 def load_weights(model, filepath) -> None:
+    """Read :func:`save_weights`' ``.npz``, or a Keras ``.weights.h5``/``.h5`` file."""
+    if _keras_kind(filepath) == "h5":
+        from ..export.keras_format import load_keras_weights_file
+        load_keras_weights_file(model, filepath)
+        return
     try:
         with np.load(filepath, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

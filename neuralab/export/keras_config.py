@@ -1,0 +1,158 @@
+"""Model configs in Keras' words: neuralab's configs to Keras 3's and back.
+
+Keras 3 (``config.json`` of a ``.keras`` archive) and tf.keras 2 (the ``model_config``
+attribute of a legacy ``.h5`` file) describe a model as nested
+``{"class_name": ..., "config": ...}`` dicts; Keras 3 adds ``module`` and
+``registered_name`` and writes a functional model's calls as ``inbound_nodes`` of
+``{"args": [...], "kwargs": {...}}`` with ``__keras_tensor__`` placeholders, tf.keras 2 as
+``[[layer_name, node_index, tensor_index, kwargs], ...]``. Both are read; Keras 3's is
+written to ``.keras`` and tf.keras 2's to ``.h5``.
+
+Only the layers in :data:`KERAS_LAYERS` are translated: their configs and weight layouts
+are the same in both libraries (Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in,
+out)``, BatchNormalization gamma, beta, moving mean, moving variance). Anything else raises
+``ValueError`` naming the class. A Keras option neuralab lacks is accepted at its default
+value (``data_format="channels_last"``, ``groups=1``, no constraints) and refused otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from ..errors import InputError
+
+KERAS_LAYERS = frozenset({
+    "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dropout",
+    "BatchNormalization", "Activation", "Add", "Subtract", "Multiply", "Average", "Maximum",
+    "Concatenate", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape", "ReLU",
+    "Softmax", "ZeroPadding2D",
+})
+
+class NoKerasForm(ValueError):
+    """The model uses something a Keras file cannot describe (an op, a layer outside
+    :data:`KERAS_LAYERS`, a subclassed model)."""
+
+
+# Keras options neuralab's layers do not take, and the value at which they change nothing.
+_KERAS_DEFAULTS = {
+    "data_format": "channels_last", "groups": 1, "kernel_constraint": None,
+    "bias_constraint": None, "activity_regularizer": None, "quantization_config": None,
+    "beta_constraint": None, "gamma_constraint": None, "synchronized": False, "renorm": False,
+    "renorm_clipping": None, "renorm_momentum": 0.99, "sparse": False, "ragged": False,
+    "optional": False, "max_value": None, "negative_slope": 0.0, "threshold": 0.0,
+    "axis": -1, "lora_rank": None, "lora_alpha": None, "keepdims": False,
+}
+_LAYER_BASE_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "input_shape"}
+
+
+def _keras_object(module: str, spec, legacy: bool):
+    """A neuralab ``{"class_name", "config"}`` (initializer, regularizer) in Keras' form."""
+    if not isinstance(spec, dict):
+        return spec
+    if legacy:
+        return {"class_name": spec["class_name"], "config": dict(spec.get("config", {}))}
+    return {"module": module, "class_name": spec["class_name"],
+            "config": dict(spec.get("config", {})), "registered_name": None}
+
+
+def _plain_object(spec):
+    """A Keras object dict without ``module``/``registered_name``; a ``DTypePolicy`` as
+    its name."""
+    if isinstance(spec, dict) and "class_name" in spec:
+        if spec["class_name"] in ("DTypePolicy", "Policy"):
+            return spec.get("config", {}).get("name")
+        return {"class_name": spec["class_name"], "config": dict(spec.get("config") or {})}
+    return spec
+
+
+# -- neuralab -> Keras ---------------------------------------------------------------------
+def layer_to_keras(spec: dict, legacy: bool = False) -> dict:
+    """A neuralab layer's ``serialize`` dict as Keras 3 writes it (tf.keras 2 with
+    ``legacy``)."""
+    class_name = spec["class_name"]
+    if class_name not in KERAS_LAYERS:
+        raise NoKerasForm(f"Layer {spec['config'].get('name')!r} ({class_name}) has no Keras "
+                         f"file form in neuralab; supported: {sorted(KERAS_LAYERS)}")
+    config = {}
+    for key, value in spec["config"].items():
+        if key.endswith("_initializer"):
+            value = _keras_object("keras.initializers", value, legacy)
+        elif key.endswith("_regularizer"):
+            value = _keras_object("keras.regularizers", value, legacy)
+        elif isinstance(value, tuple):
+            value = list(value)
+        config[key] = value
+    if class_name == "InputLayer":
+        shape = config.pop("batch_input_shape")
+        config = {"batch_shape": list(shape), "dtype": config.get("dtype") or "float32",
+                  "sparse": False, "ragged": False, "name": config["name"]}
+        if legacy:
+            config["batch_input_shape"] = config.pop("batch_shape")
+    if legacy:
+        return {"class_name": class_name, "config": config}
+    return {"module": "keras.layers", "class_name": class_name, "config": config,
+            "registered_name": None}
+
+
+def input_layer_spec(name: str, batch_shape, dtype, legacy: bool) -> dict:
+    return layer_to_keras({"class_name": "InputLayer", "config": {
+        "name": name, "dtype": dtype, "batch_input_shape": list(batch_shape)}}, legacy)
+
+
+# -- Keras -> neuralab ---------------------------------------------------------------------
+def _accepted_keys(cls) -> set[str]:
+    """The config keys ``cls`` takes: its constructors' named parameters and the base
+    layer's ``name``, ``trainable``, ``dtype``."""
+    keys = set(_LAYER_BASE_KEYS)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and param.name != "self":
+                keys.add(param.name)
+    return keys
+
+
+def layer_from_keras(spec: dict, where: str) -> dict:
+    """A Keras layer dict as neuralab's ``{"class_name", "config"}``."""
+    from ..layers.base import LAYERS
+
+    class_name = spec.get("class_name")
+    name = (spec.get("config") or {}).get("name", spec.get("name"))
+    if class_name not in KERAS_LAYERS:
+        raise InputError(f"Keras layer {name!r} of class {class_name!r} is not supported by "
+                         f"neuralab (supported: {', '.join(sorted(KERAS_LAYERS))})", where)
+    cls = LAYERS.get_class(class_name)
+    accepted = _accepted_keys(cls)
+    config = {}
+    for key, value in (spec.get("config") or {}).items():
+        value = _plain_object(value)
+        if key.endswith("_initializer") and isinstance(value, dict):
+            value = _initializer_from_keras(value)
+        if class_name == "InputLayer" and key == "batch_shape":
+            key = "batch_input_shape"
+        if key in accepted:
+            config[key] = value
+        elif value is not None and not (key in _KERAS_DEFAULTS and _same(value, _KERAS_DEFAULTS[key])):
+            raise InputError(f"Keras layer {name!r} ({class_name}) sets {key}={value!r}, which "
+                             "neuralab's layer does not support", where)
+    return {"class_name": class_name, "config": config}
+
+
+def _initializer_from_keras(spec: dict) -> dict:
+    """Keras' initializer options neuralab's lacks (``input_axes``, ``seed=None``) dropped
+    when unset: a loaded model's weights come from the file anyway."""
+    from ..initializers import _REGISTRY
+
+    try:
+        accepted = _accepted_keys(_REGISTRY.get_class(spec["class_name"]))
+    except (ValueError, KeyError, TypeError):
+        return spec
+    config = {k: v for k, v in spec["config"].items() if k in accepted or v is not None}
+    return {"class_name": spec["class_name"], "config": config}
+
+
+def _same(a, b) -> bool:
+    return a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float)) and
+                      float(a) == float(b))
