@@ -353,7 +353,9 @@ def test_orthogonal_initializer_gives_orthonormal_columns_or_rows(float64, shape
     w = Orthogonal(gain=2.0, seed=1)(shape, "float64").reshape(-1, shape[-1])
     small = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
     np.testing.assert_allclose(small, 4.0 * np.eye(min(w.shape)), atol=1e-12)
-    assert neuralab.initializers.get("orthogonal") is not None
+    # "orthogonal" resolves (to neuralab.initializers' own class once it has one)
+    w = neuralab.initializers.get("orthogonal")((6, 4), "float64")
+    np.testing.assert_allclose(w.T @ w, np.eye(4), atol=1e-12)
 
 
 # -- per-call caches (shared layers) ----------------------------------------------------------
@@ -568,6 +570,20 @@ def test_inputs_that_are_not_sequences_are_refused_with_the_expected_shape():
     layer(np.zeros((2, 9, 3)))  # any length once built
     with pytest.raises(ValueError, match=r"expected input of shape \(N, T, 3\)"):
         layer(np.zeros((4, 5, 2)))
+
+
+def test_tensor_calls_run_the_hand_written_backward_and_refuse_states(float64, rng):
+    layer = built(layers.GRU(H, return_sequences=True), rng)
+    x = rng.standard_normal((N, T, D))
+    xt = neuralab.tensor.Tensor(x.copy(), requires_grad=True)
+    dout = rng.standard_normal((N, T, H))
+    layer(xt).backward(dout)
+    twin = built(layers.GRU(H, return_sequences=True), rng)
+    twin.set_weights(layer.get_weights())
+    twin.forward(x)
+    np.testing.assert_allclose(xt.grad, twin.backward(dout), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="return_state"):
+        layers.LSTM(2, return_state=True)(neuralab.tensor.Tensor(x))
 
 
 def test_unsupported_options_are_refused():

@@ -163,10 +163,11 @@ class Recurrent(Layer):
         if initial_state is not None:
             states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
             inputs = [inputs, *states]
+        if _holds_tensor(inputs) and (self.return_state or isinstance(inputs, (list, tuple))):
+            raise NotImplementedError(f"{type(self).__name__}: initial states and return_state on "
+                                      "Tensors are not supported; use arrays or symbolic inputs "
+                                      "(a functional Model)")
         if isinstance(inputs, (list, tuple)) and not is_symbolic(inputs):
-            if _holds_tensor(inputs):
-                raise NotImplementedError(f"{type(self).__name__}: initial states on Tensors are "
-                                          "not supported; use arrays or symbolic inputs")
             training = kwargs.pop("training", args[0] if args else None)
             return self.forward([np.asarray(v) for v in inputs], training=bool(training))
         return super().__call__(inputs, *args, **kwargs)
