@@ -202,11 +202,14 @@ def small_cnn(nn_module):
 
 
 def train(lib, nn_module, optim_module, make_model, make_optimizer, loss, data, target, steps=20,
-          batch=10):
+          batch=10, float32=False):
     """The lecture's loop; returns the losses and the final state."""
     torch.manual_seed(0)
     reference = make_model(torch.nn)  # PyTorch's initial weights, for both runs
     model = make_model(nn_module)
+    if float32:
+        reference.float()
+        model.float()
     model.load_state_dict({k: v.detach().numpy().copy() if lib is not torch else v
                            for k, v in reference.state_dict().items()})
     optimizer = make_optimizer(optim_module, model.parameters())
@@ -225,13 +228,16 @@ def train(lib, nn_module, optim_module, make_model, make_optimizer, loss, data, 
     return np.array(losses), {k: v.detach().numpy() for k, v in model.state_dict().items()}
 
 
-def compare_training(make_model, make_optimizer, loss, data, target):
-    losses_t, state_t = train(torch, torch.nn, torch.optim, make_model, make_optimizer, loss, data, target)
-    losses_o, state_o = train(nt, nn, optim, make_model, make_optimizer, loss, data, target)
-    assert np.max(np.abs(losses_o - losses_t)) <= TOL
+def compare_training(make_model, make_optimizer, loss, data, target, tol=TOL):
+    float32 = data.dtype == np.float32
+    losses_t, state_t = train(torch, torch.nn, torch.optim, make_model, make_optimizer, loss, data, target,
+                              float32=float32)
+    losses_o, state_o = train(nt, nn, optim, make_model, make_optimizer, loss, data, target, float32=float32)
+    assert np.max(np.abs(losses_o - losses_t)) <= tol
     assert list(state_o) == list(state_t)
     for key in state_t:
-        assert np.max(np.abs(state_o[key] - state_t[key])) <= TOL, key
+        assert state_o[key].dtype == state_t[key].dtype, key
+        assert np.max(np.abs(state_o[key] - state_t[key])) <= tol, key
     return np.max(np.abs(losses_o - losses_t))
 
 
@@ -240,6 +246,17 @@ def test_lecture_mlp_trains_like_pytorch_for_20_steps():
     x = rng.normal(size=(100, 2))
     y = (np.sum(x ** 2, axis=1) < 1.2).astype(np.float64)[:, None]
     compare_training(lecture_net, lambda o, p: o.Adam(p, lr=0.03), lambda n: n.BCELoss(), x, y)
+
+
+def test_lecture_mlp_and_small_cnn_in_float32_stay_within_1e_5_of_pytorch():
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(100, 2)).astype(np.float32)
+    y = (np.sum(x ** 2, axis=1) < 1.2).astype(np.float32)[:, None]
+    compare_training(lecture_net, lambda o, p: o.Adam(p, lr=0.03), lambda n: n.BCELoss(), x, y, tol=1e-5)
+    images = rng.normal(size=(60, 1, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 3, 60)
+    compare_training(small_cnn, lambda o, p: o.SGD(p, lr=0.05, momentum=0.9), lambda n: n.CrossEntropyLoss(),
+                     images, labels, tol=1e-5)
 
 
 def test_small_cnn_trains_like_pytorch_for_20_steps():
