@@ -96,9 +96,9 @@ class _KerasOptimizer(Optimizer):
         """The rate the next step uses before ``decay`` (a schedule is evaluated at
         ``iterations``; a callable is called without arguments, as in Keras)."""
         lr = self._learning_rate
-        if isinstance(lr, schedules.LearningRateSchedule):
-            return float(lr(self.iterations))
-        return float(lr()) if callable(lr) else lr
+        if callable(lr) and not isinstance(lr, schedules.LearningRateSchedule):
+            return float(lr())
+        return Optimizer.learning_rate.fget(self)  # what neuralab's optimizers return
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
@@ -115,7 +115,7 @@ class _KerasOptimizer(Optimizer):
     lr = learning_rate  # Keras 2 name
 
     def _step_learning_rate(self) -> float:
-        lr = self.learning_rate
+        lr = float(self.learning_rate)
         return lr / (1.0 + self.decay * self.iterations) if self.decay else lr
 
     # -- stepping ---------------------------------------------------------------------
