@@ -572,6 +572,17 @@ def test_inputs_that_are_not_sequences_are_refused_with_the_expected_shape():
         layer(np.zeros((4, 5, 2)))
 
 
+def test_keras_config_entries_with_default_values_are_accepted():
+    layer = layers.LSTM(2, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                        implementation=2, use_cudnn="auto", zero_output_for_mask=False,
+                        time_major=False, stateful=False)
+    assert layer.get_config()["stateful"] is False
+    with pytest.raises(ValueError, match="constraints"):
+        layers.GRU(2, kernel_constraint="max_norm")
+    with pytest.raises(ValueError, match="time_major"):
+        layers.SimpleRNN(2, time_major=True)
+
+
 def test_tensor_calls_run_the_hand_written_backward_and_refuse_states(float64, rng):
     layer = built(layers.GRU(H, return_sequences=True), rng)
     x = rng.standard_normal((N, T, D))

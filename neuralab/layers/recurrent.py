@@ -102,8 +102,16 @@ class Recurrent(Layer):
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
         kind = type(self).__name__
+        # Keras configs carry these; only their defaults have a meaning here
+        for label in ("kernel_constraint", "recurrent_constraint", "bias_constraint"):
+            if kwargs.pop(label, None) is not None:
+                raise ValueError(f"{kind}: weight constraints are not supported ({label})")
+        if kwargs.pop("time_major", False):
+            raise ValueError(f"{kind}: time_major=True is not supported; inputs are (N, T, D)")
+        for label in ("implementation", "use_cudnn", "zero_output_for_mask"):
+            kwargs.pop(label, None)  # speed/device choices and masks: same maths here
+        super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{kind} units must be a positive integer, got {units!r}")
         for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
@@ -317,7 +325,8 @@ class Recurrent(Layer):
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "return_sequences": self.return_sequences, "return_state": self.return_state,
-            "go_backwards": self.go_backwards, "unroll": self.unroll, "dropout": self.dropout,
+            "go_backwards": self.go_backwards, "stateful": False, "unroll": self.unroll,
+            "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
         }
 
