@@ -169,6 +169,20 @@ def test_draw_dot_shows_every_node_with_op_shape_value_and_gradient():
     for text in ("linear", "tanh", "mean", "0.weight", "2.bias", "shape (4, 3)", "grad mean"):
         assert text in dot, text
     assert dot.count("->") >= 8
+    text = nt.graph_text(loss, names=model).splitlines()
+    assert text[0].startswith("#0 mean  shape ()") and "grad [1.]" in text[0]
+    assert any(line.strip().startswith("#") and "0.weight  shape (3, 2)" in line for line in text)
+
+
+def test_graph_text_expands_a_shared_tensor_once():
+    w = nt.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 2
+    loss = (h * h).sum()
+    loss.backward()
+    lines = nt.graph_text(loss).splitlines()
+    assert [line.split()[1] for line in lines] == ["sum", "multiply", "multiply", "parameter", "input",
+                                                   "multiply"]
+    assert lines[-1].strip() == "#2 multiply (above)"  # h, used twice by h * h
 
 
 def test_manual_seed_makes_random_tensors_reproducible():

@@ -121,7 +121,7 @@ from ._tensor import (
     tensor,
     uint8,
 )
-from .graph import draw_dot
+from .graph import draw_dot, graph_text
 from .random import (
     Generator,
     bernoulli,
@@ -167,7 +167,7 @@ __all__ = [
     "Generator", "GradFn", "Size", "Tensor", "abs", "add", "all", "allclose", "any", "arange",
     "argmax", "argmin", "as_tensor", "backends", "bernoulli", "bmm", "bool", "cat", "ceil",
     "clamp", "clip", "concat", "concatenate", "cos", "cuda", "device", "div", "dot", "double",
-    "draw_dot", "dtype", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "expm1",
+    "draw_dot", "graph_text", "dtype", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "expm1",
     "eye", "flatten", "float", "float16", "float32", "float64", "floor", "from_numpy", "full",
     "full_like", "get_default_dtype", "half", "inference_mode", "int", "int16", "int32", "int64",
     "int8", "is_grad_enabled", "is_tensor", "isnan", "linspace", "load", "log", "log1p",
