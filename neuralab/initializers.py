@@ -1,7 +1,10 @@
 """Weight initializers (Keras names and defaults), all drawing from an explicit Generator.
 
-An initializer is called as ``init(shape, dtype, rng)``. With ``seed=`` it ignores ``rng``
-and returns the same values every call, as Keras does for seeded initializers.
+An initializer is called as ``init(shape, dtype, rng)`` inside neuralab. With ``seed=`` it
+ignores ``rng`` and returns the same values every call, as Keras does for seeded initializers.
+Keras 3's call ``init(shape, dtype=None)`` (no ``rng``) draws from the session generator and
+returns a :class:`KerasValue`, an array that also converts with ``float()`` when it holds one
+value and has ``.numpy()``: ``float(RandomNormal()(shape=(1, 1)))``.
 
 Fans of a kernel: Dense (in, out) has fan_in = in, fan_out = out; a Conv2D kernel
 (kh, kw, in, out) has fan_in = kh*kw*in and fan_out = kh*kw*out.
@@ -19,6 +22,7 @@ glorot_uniform         U(-l, l), l = sqrt(6 / (fan_in + fan_out))  (Xavier)
 glorot_normal          truncated N(0, sqrt(2 / (fan_in + fan_out)) / .8796)
 he_uniform / he_normal   as Glorot with scale 2 / fan_in
 lecun_uniform / lecun_normal  as Glorot with scale 1 / fan_in
+orthogonal(gain)       gain * Q of the QR decomposition of a normal matrix
 =====================  =======================================================
 """
 
@@ -49,8 +53,32 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+class KerasValue(np.ndarray):
+    """What a Keras-style call ``init(shape, dtype=None)`` returns: an ndarray that, like a
+    Keras tensor, converts with ``float()``/``int()`` when it holds a single value and has
+    ``.numpy()``."""
+
+    def __float__(self) -> float:
+        if self.size != 1:
+            raise TypeError(f"only arrays of one value convert to float, got shape {self.shape}")
+        return float(self.view(np.ndarray).reshape(-1)[0])
+
+    def __int__(self) -> int:
+        return int(float(self))
+
+    def numpy(self) -> np.ndarray:
+        return self.view(np.ndarray).copy()
+
+
+_KERAS_CALL = object()  # rng left out: the Keras 3 signature init(shape, dtype=None)
+
+
 class Initializer:
-    """Base class: ``__call__(shape, dtype=None, rng=None) -> ndarray``."""
+    """Base class: ``__call__(shape, dtype=None, rng=None) -> ndarray``.
+
+    Without ``rng`` (Keras 3's ``init(shape, dtype=None)``) the result is a
+    :class:`KerasValue`; neuralab's layers pass their generator and get a plain array.
+    """
 
     def __init__(self, seed: int | None = None):
         self.seed = seed
@@ -60,9 +88,12 @@ class Initializer:
             return np.random.default_rng(self.seed)
         return rng if rng is not None else backend.get_rng()
 
-    def __call__(self, shape, dtype=None, rng: np.random.Generator | None = None) -> np.ndarray:
+    def __call__(self, shape, dtype=None, rng=_KERAS_CALL) -> np.ndarray:
+        keras_call = rng is _KERAS_CALL
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
         dtype = backend.standardize_dtype(dtype)
-        return np.asarray(self.sample(tuple(shape), self._rng(rng)), dtype=dtype)
+        value = np.asarray(self.sample(shape, self._rng(None if keras_call else rng)), dtype=dtype)
+        return value.view(KerasValue) if keras_call else value
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -200,6 +231,38 @@ HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
 LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
+class Orthogonal(Initializer):
+    """Keras' ``Orthogonal(gain=1.0, seed=None)``: a random matrix with orthonormal columns
+    (or rows, when it is wider than tall), times ``gain``.
+
+    The shape is flattened to (prod(shape[:-1]), shape[-1]) (a conv kernel's last axis is
+    its output); ``q`` of the QR decomposition of a standard normal (max, min) matrix, with
+    the signs of ``diag(r)`` folded in so the draw is uniform over orthogonal matrices, then
+    transposed when there are fewer rows than columns.
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError("The tensor to initialize must be at least two-dimensional. "
+                             f"Received: shape={shape} of rank {len(shape)}.")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
+
+
+OrthogonalInitializer = Orthogonal  # Keras 3's other name for it
+
+
 class _Callable(Initializer):
     """Wraps ``f(shape, dtype)`` functions, as Keras accepts them."""
 
@@ -218,10 +281,11 @@ _REGISTRY = Registry("initializer", Initializer, {
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
 }, aliases={"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
             "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal", "zero": "zeros",
-            "normal": "random_normal", "uniform": "random_uniform"},
+            "normal": "random_normal", "uniform": "random_uniform",
+            "OrthogonalInitializer": "orthogonal"},
     wrap_function=_Callable)
 
 

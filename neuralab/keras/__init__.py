@@ -37,3 +37,11 @@ for _name, _module in {"activations": activations, "backend": backend, "callback
 __all__ = ["Sequential", "Model", "Input", "Layer", "load_model", "ops", "activations", "backend",
            "callbacks", "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
            "saving", "utils"]
+
+# Keras' deeper paths (keras.optimizers.schedules, keras.utils.np_utils) and Keras 3's
+# keras.config and keras.datasets
+sys.modules.setdefault(f"{__name__}.optimizers.schedules", sys.modules["neuralab.schedules"])
+sys.modules[f"{__name__}.utils.np_utils"] = utils.np_utils
+from . import config, datasets  # noqa: E402
+
+__all__ += ["config", "datasets"]
