@@ -216,3 +216,42 @@ def test_model_keras_files_cannot_describe_is_saved_in_neuralab_format_with_a_wa
         model.save(tmp_path / "ops.keras")
     np.testing.assert_array_equal(neuralab.load_model(tmp_path / "ops.keras").predict(x, verbose=0),
                                   model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_legacy_h5_round_trips_through_neuralab(tmp_path, rng, kind):
+    build, _, data = CASES[kind]
+    model, x = build(rng), data(rng)
+    model.save(tmp_path / "m.h5")
+    loaded = neuralab.load_model(tmp_path / "m.h5")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=ATOL)
+    names = [layer.name for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+    assert [layer.name for layer in loaded.layers] == names
+
+
+def test_model_from_json_reads_tf_keras_2_json():
+    config = {"class_name": "Sequential", "keras_version": "2.15.0", "backend": "tensorflow",
+              "config": {"name": "old", "layers": [
+                  {"class_name": "Dense", "config": {
+                      "name": "hidden", "trainable": True, "dtype": "float32",
+                      "batch_input_shape": [None, 3], "units": 4, "activation": "relu",
+                      "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform",
+                                                               "config": {"seed": None}},
+                      "bias_initializer": {"class_name": "Zeros", "config": {}},
+                      "kernel_regularizer": None, "bias_regularizer": None,
+                      "activity_regularizer": None, "kernel_constraint": None,
+                      "bias_constraint": None}},
+                  {"class_name": "Dense", "config": {"name": "out", "units": 2}}]}}
+    model = model_from_json(json.dumps(config))
+    assert [layer.name for layer in model.layers] == ["hidden", "out"]
+    assert [w.shape for w in model.get_weights()] == [(3, 4), (4,), (4, 2), (2,)]
+
+
+def test_compiled_keras_model_file_loads_in_neuralab(tmp_path, rng):
+    model = keras_cnn(rng)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    x = cnn_input(rng)
+    model.fit(x, np.eye(3, dtype="float32")[[0, 1, 2, 0]], epochs=1, verbose=0)
+    model.save(tmp_path / "trained.keras")
+    loaded = neuralab.load_model(tmp_path / "trained.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), keras_predict(model, x), atol=ATOL)
