@@ -200,3 +200,24 @@ def test_importing_neuralab_does_not_import_the_torch_front_end():
     code = "import sys, neuralab; print('neuralab.torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_in_place_updates_under_no_grad_write_into_the_parameters_like_pytorch():
+    results = []
+    for lib in (nt, torch):
+        w = lib.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=lib.float64, requires_grad=True)
+        for _ in range(3):
+            loss = ((w @ w) ** 2).sum()
+            loss.backward()
+            with lib.no_grad():
+                w -= 0.01 * w.grad
+            w.data *= 0.99
+            w.grad.zero_()
+        results.append(w.detach().numpy().copy())
+    assert np.max(np.abs(results[0] - results[1])) <= TOL
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w = nt.ones(2, requires_grad=True)
+        w += 1
+    counts = nt.zeros(3, dtype=nt.int64)
+    counts += nt.tensor([1, 2, 3])
+    assert counts.tolist() == [1, 2, 3] and counts.dtype == nt.int64

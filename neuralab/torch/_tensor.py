@@ -22,6 +22,7 @@ import numpy as np
 
 from neuralab import ops
 from neuralab.tensor import Tensor as _EngineTensor
+from neuralab.tensor import is_grad_enabled
 
 from ._dtypes import (  # noqa: F401 - re-exported for the package
     _BY_NUMPY,
@@ -609,6 +610,29 @@ for _name, _op in {"lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge"
                    "eq": ops.equal, "ne": ops.not_equal, "and": ops.logical_and,
                    "or": ops.logical_or, "xor": ops.logical_xor}.items():
     setattr(Tensor, f"__{_name}__", _binary(_op))
+
+
+def _in_place(ufunc, name: str):
+    """``x += y`` and friends: write into x's storage (x keeps its dtype), as PyTorch does.
+
+    Allowed where PyTorch allows it without recording: under ``no_grad()`` or on a tensor
+    that does not require grad (``with torch.no_grad(): p -= lr * p.grad``, ``p.data -= ...``).
+    """
+    def method(self, other):
+        if self._t.requires_grad and is_grad_enabled():
+            if self.is_leaf:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                                   "operation.")
+            return getattr(Tensor, f"__{name}__")(self, other)  # a new node, rebound by Python
+        data = self._t.data
+        ufunc(data, _array(other) if isinstance(other, Tensor) else other, out=data, casting="unsafe")
+        return self
+    return method
+
+
+for _name, _ufunc in {"add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
+                      "pow": np.power}.items():
+    setattr(Tensor, f"__i{_name}__", _in_place(_ufunc, _name))
 Tensor.add, Tensor.sub, Tensor.mul = Tensor.__add__, Tensor.__sub__, Tensor.__mul__
 Tensor.div = Tensor.__truediv__
 Tensor.__neg__ = lambda self: wrap(ops.negative(self._t))
@@ -617,7 +641,7 @@ Tensor.__invert__ = lambda self: wrap(ops.logical_not(self._t))
 Tensor.__floordiv__ = lambda self, other: wrap(_EngineTensor(self._t.data // _array(other)))
 Tensor.__mod__ = lambda self, other: wrap(_EngineTensor(self._t.data % _array(other)))
 Tensor.__hash__ = object.__hash__
-del _name, _op
+del _name, _op, _ufunc
 
 
 def tensor(data, dtype=None, device=None, requires_grad: builtins.bool = False) -> Tensor:
