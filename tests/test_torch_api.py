@@ -221,3 +221,13 @@ def test_in_place_updates_under_no_grad_write_into_the_parameters_like_pytorch()
     counts = nt.zeros(3, dtype=nt.int64)
     counts += nt.tensor([1, 2, 3])
     assert counts.tolist() == [1, 2, 3] and counts.dtype == nt.int64
+
+
+@pytest.mark.parametrize("expression", [
+    "lib.tensor([1.0, 2.5])", "lib.tensor([[1, 2], [3, 4]])", "lib.tensor(0.5)",
+    "lib.tensor([1.0, 2.0], requires_grad=True)", "lib.tensor([1.0, 2.0], dtype=lib.float64)",
+    "lib.tensor([True, False])", "lib.zeros(2, 3)", "lib.tensor([0.1234567, 100.0])",
+    "lib.arange(12).reshape(4, 3)[1:3, 1:]", "lib.tensor([1e-8, 1.0])",
+])
+def test_printing_a_tensor_reads_as_pytorchs(expression):
+    assert repr(eval(expression, {"lib": nt})) == repr(eval(expression, {"lib": torch}))
