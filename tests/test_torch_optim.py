@@ -303,3 +303,23 @@ def test_saved_state_dict_is_a_pickle_free_npz_zip():
     with pytest.raises(TypeError, match="state_dict"):
         nt.save(model, io.BytesIO())
     assert math.isfinite(float(model(nt.zeros(1, 2)).item()))
+
+
+@pytest.mark.parametrize("max_norm, norm_type", [(0.5, 2.0), (100.0, 2.0), (0.3, 1.0), (0.2, math.inf)])
+def test_clip_grad_norm_matches_pytorch(max_norm, norm_type):
+    results = []
+    for lib, nn_module in ((nt, nn), (torch, torch.nn)):
+        params = [lib.tensor(s, requires_grad=True) for s in START]
+        quartic_loss(lib, params).backward()
+        total = nn_module.utils.clip_grad_norm_(params, max_norm, norm_type)
+        results.append([float(total)] + [p.grad.numpy().copy() for p in params])
+    assert abs(results[0][0] - results[1][0]) <= TOL
+    for g, h in zip(results[0][1:], results[1][1:]):
+        assert np.max(np.abs(g - h)) <= TOL
+
+
+def test_clip_grad_value_clamps_every_element():
+    p = nt.tensor([1.0, -1.0, 0.1], requires_grad=True)
+    (p * nt.tensor([3.0, -4.0, 0.05])).sum().backward()
+    nn.utils.clip_grad_value_([p], 1.0)
+    assert p.grad.tolist() == [1.0, -1.0, 0.05]

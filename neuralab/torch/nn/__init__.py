@@ -4,7 +4,7 @@
     import neuralab.torch.nn.functional as F
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .layers import (
     ELU,
     GELU,
@@ -32,7 +32,7 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 
 __all__ = [
-    "functional", "init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    "functional", "init", "utils", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "ELU",
     "Embedding", "Flatten", "GELU", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
     "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "BCELoss", "BCEWithLogitsLoss",
