@@ -2,6 +2,7 @@
 values and tolerances (keras/src/optimizers/{sgd,adam,adamw,rmsprop,adagrad,optimizer}_test.py),
 then what neuralab adds: flat model buffers, compile/fit, save/load, Keras 2's ``decay``."""
 
+import os
 import pickle
 import warnings
 
@@ -390,3 +391,77 @@ def test_refused_arguments_say_why():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Adam(lr=0.01)  # Keras 2's spelling stays accepted
+
+
+# -- against Keras 3 itself (JAX backend), where it is installed --------------------------
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras
+    except Exception as error:  # noqa: BLE001 - keras or its backend missing or broken
+        pytest.skip(f"Keras 3 is not importable ({error})")
+    return keras
+
+
+PARITY = {  # name: (neuralab.keras.optimizers class, keyword arguments), the same for Keras
+    "sgd": ("SGD", {"learning_rate": 0.1}),
+    "sgd_momentum": ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
+    "sgd_nesterov": ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}),
+    "sgd_nesterov_no_momentum": ("SGD", {"learning_rate": 0.1, "nesterov": True}),
+    "sgd_global_clipnorm_decay": ("SGD", {"learning_rate": 0.1, "momentum": 0.5,
+                                          "global_clipnorm": 0.5, "weight_decay": 0.1}),
+    "adam": ("Adam", {"learning_rate": 0.01}),
+    "adam_amsgrad_decay": ("Adam", {"learning_rate": 0.01, "amsgrad": True, "weight_decay": 0.05}),
+    "adam_clipnorm": ("Adam", {"learning_rate": 0.01, "clipnorm": 0.5}),
+    "adam_ema": ("Adam", {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.8,
+                          "ema_overwrite_frequency": 3}),
+    "adamw": ("AdamW", {"learning_rate": 0.01}),
+    "adamw_big_epsilon": ("AdamW", {"learning_rate": 0.1, "weight_decay": 0.5, "epsilon": 0.3}),
+    "rmsprop": ("RMSprop", {"learning_rate": 0.01}),
+    "rmsprop_centered_momentum": ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "momentum": 0.5,
+                                              "centered": True, "epsilon": 1e-3}),
+    "rmsprop_clipvalue": ("RMSprop", {"learning_rate": 0.01, "clipvalue": 0.05}),
+    "adagrad": ("Adagrad", {"learning_rate": 0.1, "epsilon": 1e-3}),
+    "adagrad_decay": ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.0,
+                                  "weight_decay": 0.2}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARITY))
+def test_eight_steps_match_keras_3(case, keras):
+    name, kwargs = PARITY[case]
+    rng = np.random.default_rng(7)
+    shapes = {"kernel": (3, 4), "bias": (4,)}
+    start = {k: rng.standard_normal(s).astype("float32") for k, s in shapes.items()}
+    ours = [Parameter(start[k].copy(), name=k) for k in shapes]
+    theirs = [keras.Variable(start[k].copy(), name=k) for k in shapes]
+    our_opt = getattr(optimizers, name)(**kwargs)
+    their_opt = getattr(keras.optimizers, name)(**kwargs)
+    if kwargs.get("weight_decay") or name == "AdamW":
+        our_opt.exclude_from_weight_decay(var_names=["bias"])
+        their_opt.exclude_from_weight_decay(var_names=["bias"])
+    for _ in range(8):
+        grads = [rng.standard_normal(s).astype("float32") for s in shapes.values()]
+        our_opt.apply_gradients(zip([g.copy() for g in grads], ours))
+        their_opt.apply_gradients(zip(grads, theirs))
+        for p, v in zip(ours, theirs):
+            assert_close(p.data, np.asarray(v), rtol=1e-5, atol=1e-6)
+    if kwargs.get("use_ema"):
+        for p, average in zip(ours, their_opt._model_variables_moving_average):
+            assert_close(our_opt.get_slot(p, "average"), np.asarray(average), rtol=1e-5, atol=1e-6)
+
+
+def test_exponential_decay_schedule_matches_keras_3(keras):
+    rng = np.random.default_rng(3)
+    start = rng.standard_normal(5).astype("float32")
+    ours, theirs = Parameter(start.copy()), keras.Variable(start.copy())
+    our_opt = SGD(learning_rate=schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5),
+                  momentum=0.5)
+    their_opt = keras.optimizers.SGD(
+        learning_rate=keras.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5), momentum=0.5)
+    for _ in range(6):
+        grad = rng.standard_normal(5).astype("float32")
+        our_opt.apply_gradients([(grad.copy(), ours)])
+        their_opt.apply_gradients([(grad, theirs)])
+    assert_close(ours.data, np.asarray(theirs), rtol=1e-5, atol=1e-6)
