@@ -471,3 +471,20 @@ def test_dict_inputs_keyed_by_name(float64, rng):
     expected = np.concatenate([xa, xb], axis=1) @ k + bias
     close(model.predict({"b": xb, "a": xa}, verbose=0), expected)
     close(model({"a": xa, "b": xb}), expected)
+
+
+def test_sequence_outputs_with_an_unknown_time_axis_train_and_check_numerically(float64):
+    """A softmax Dense on (N, T, D) inputs with cross-entropy takes the fused logits path:
+    its gradients match centred differences, with T unknown until the data arrive."""
+    from neuralab.gradcheck import check_model
+    from neuralab.layers import Dense
+    inp = Input((None, 5))
+    model = Model(inp, Dense(3, activation="softmax")(Dense(4, activation="tanh")(inp)))
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 7, 5))
+    y = np.eye(3)[rng.integers(0, 3, (6, 7))]
+    errors = check_model(model, x, y)
+    assert max(errors.values()) < 1e-6, errors
+    history = model.fit(x, y, epochs=3, batch_size=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]

@@ -119,7 +119,10 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
                              f"{len(array)} targets" + ("" if len(names) == 1 else f" for {name!r}"))
         if nonfinite_rows(array).size:
             raise ValueError(f"{label} contain NaN or infinite values")
-        template = np.broadcast_to(np.zeros((), dtype=model.dtype), (n,) + tuple(shape[1:]))
+        # unknown sizes (a time axis of any length) follow the targets where they can
+        dims = tuple(d if d is not None else (array.shape[i] if i < array.ndim else 1)
+                     for i, d in enumerate(shape[1:], start=1))
+        template = np.broadcast_to(np.zeros((), dtype=model.dtype), (n,) + dims)
         out.append(loss.check_targets(array, template))
     return out
 

@@ -284,7 +284,7 @@ class Trainer(_ModelBase):
             if sw is not None:
                 value, grad = _weighted_loss(loss, fused, ys[k], outs[k], sw, need_grad)
             elif fused is not None:
-                value, grad = loss.from_logits_grad(ys[k], fused.logits, outs[k])
+                value, grad = loss.from_logits_grad(ys[k], fused.logits.reshape(outs[k].shape), outs[k])
             elif need_grad:
                 value, grad = loss.value_and_gradient(ys[k], outs[k])
             else:
@@ -435,7 +435,7 @@ def _weighted_loss(loss, fused, y, out, sw, need_grad: bool):
     value = float(np.mean(per * w))
     if not need_grad:
         return value, None
-    grad = loss.from_logits_grad(y, fused.logits, out)[1] if fused is not None \
+    grad = loss.from_logits_grad(y, fused.logits.reshape(out.shape), out)[1] if fused is not None \
         else loss.gradient(y, out)
     return value, grad * sw.reshape(sw.shape + (1,) * (grad.ndim - 1)).astype(grad.dtype)
 
