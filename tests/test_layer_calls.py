@@ -110,6 +110,15 @@ CASES = [
     ("concatenate", lambda: L.Concatenate(axis=1), floats_list((2, 3), (1, 3)), True, False),
     ("dot_normalize", lambda: L.Dot(axes=(1, 2), normalize=True), floats_list((3, 4), (2, 3)),
      True, False),
+    ("simple_rnn_sequences", lambda: L.SimpleRNN(3, return_sequences=True), floats((4, 2)), True,
+     False),
+    ("lstm_backwards_dropout", lambda: L.LSTM(3, go_backwards=True, dropout=0.3,
+                                              recurrent_dropout=0.3), floats((4, 2)), True, False),
+    ("gru_sequences", lambda: L.GRU(3, return_sequences=True), floats((4, 2)), True, False),
+    ("bidirectional_lstm", lambda: L.Bidirectional(L.LSTM(2, return_sequences=True)),
+     floats((4, 2)), True, False),
+    ("time_distributed_dense", lambda: L.TimeDistributed(L.Dense(3, activation="tanh")),
+     floats((4, 2)), True, False),
 ]
 CASES_BY_ID = {case[0]: case for case in CASES}
 
@@ -230,7 +239,8 @@ TWICE = ["dense_tanh", "conv_shift_c_lt_f", "conv_shift_c_ge_f_linear", "conv_st
          "max_pool_overlap_same", "avg_pool_same", "global_max_pool_keepdims", "batchnorm_train",
          "dropout_train", "embedding", "reshape", "multiply", "maximum", "concatenate",
          "dot_normalize", "conv1d_causal_dilated", "max_pool_1d", "global_max_pool_1d",
-         "zero_padding_2d", "upsampling_2d", "layer_norm_images"]
+         "zero_padding_2d", "upsampling_2d", "layer_norm_images", "simple_rnn_sequences",
+         "lstm_backwards_dropout", "gru_sequences", "bidirectional_lstm", "time_distributed_dense"]
 
 
 @pytest.mark.parametrize("name", TWICE)
