@@ -70,7 +70,7 @@ def composite(lib, a, b, c):
     values, indices = lib.max(z, 1)
     m = z.mean(dim=0, keepdim=True) + z.max() - z.min(dim=1, keepdim=True).values
     w = lib.where(z > 0, lib.exp(-z.abs()), lib.sigmoid(z) * lib.tanh(z))
-    s = lib.softmax(z, dim=1) + lib.log(lib.clamp(z.pow(2), min=0.1, max=5.0)) + z.relu()
+    s = lib.softmax(z, dim=1) + lib.log(lib.clamp(z.pow(2), min=0.1, max=5.0)) + z.relu() + z.clamp(min=-0.5)
     return (values * 3).sum() + m.sum() + (w * s).sum() / z.shape[0] + z[indices > 1].sum() + \
         lib.matmul(z, z.t()).flatten()[::3].mean() + (z.T ** 2).var() - z.std(dim=0).sum()
 
@@ -231,3 +231,24 @@ def test_in_place_updates_under_no_grad_write_into_the_parameters_like_pytorch()
 ])
 def test_printing_a_tensor_reads_as_pytorchs(expression):
     assert repr(eval(expression, {"lib": nt})) == repr(eval(expression, {"lib": torch}))
+
+
+SHAPES_AND_REDUCTIONS = [
+    "x.squeeze(0)", "x.squeeze(1)", "x.squeeze()", "x.unsqueeze(-1)", "x.flatten(1)", "x.permute(2, 0, 1)",
+    "x.expand(2, 4, 3)", "x.repeat(1, 2, 1)", "lib.topk(x.flatten(), 2).values", "x.transpose(0, 2)",
+    "x.view(-1, 3)", "x.sum((0, 2))", "x.mean(-1, keepdim=True)", "x.max(dim=-1).indices", "x.argmin()",
+    "x.clamp(min=0)", "x.clamp(max=0.2)", "lib.cat((x, x), 1)", "lib.stack((x, x), -1)", "x[0, :, 1:]",
+    "x[..., 0]", "x[x > 0]", "lib.where(x > 0, x, 0.0)", "x.var(dim=2, unbiased=False)", "x[0].t()",
+    "x.log_softmax(dim=2)", "lib.nn.functional.one_hot(lib.tensor([0, 2]), 3)", "x.norm()", "2 ** x",
+    "1 - x", "x.type(lib.float32)", "lib.maximum(x, x * 2)", "lib.logsumexp(x, dim=2)",
+    "x.masked_fill(x > 0, -1.0)", "x.prod()", "(x > 0).any()",
+]
+
+
+@pytest.mark.parametrize("expression", SHAPES_AND_REDUCTIONS)
+def test_shape_and_reduction_methods_give_pytorchs_values_shapes_and_dtypes(expression):
+    x = np.random.default_rng(0).normal(size=(2, 1, 3))
+    ours = eval(expression, {"lib": nt, "x": nt.tensor(x)})
+    theirs = eval(expression, {"lib": torch, "x": torch.tensor(x)})
+    assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype) == str(theirs.dtype)
+    assert np.max(np.abs(ours.numpy() - theirs.numpy()), initial=0) <= TOL

@@ -526,7 +526,10 @@ class Tensor:
         return wrap(ops.square(self._t))
 
     def clamp(self, min=None, max=None):  # noqa: A002
-        return wrap(ops.clip(self._t, unwrap(min), unwrap(max)))
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        low = -np.inf if min is None else unwrap(min)
+        return wrap(ops.clip(self._t, low, np.inf if max is None else unwrap(max)))
 
     clip = clamp
 
