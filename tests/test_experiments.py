@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab.experiments import (ExperimentError, ResultsExistError, expand_points,
-                                  expand_trials, load_experiment, parse_experiment,
-                                  run_experiment)
+from neuralab.experiments import (
+    ExperimentError,
+    ResultsExistError,
+    expand_points,
+    expand_trials,
+    load_experiment,
+    parse_experiment,
+    run_experiment,
+)
 from neuralab.experiments.spec import set_path
 from neuralab.experiments.store import dumps_toml
 from neuralab.report import write_report

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from neuralab.cli import main
-from neuralab.experiments import (ResultsExistError, ResultsLockedError, results_folder,
-                                  run_experiment, slug)
+from neuralab.experiments import ResultsExistError, ResultsLockedError, results_folder, run_experiment, slug
 from tests.experiment_helpers import gate_table, started, wait_until
 from tests.test_experiments import BASE, experiment
 

@@ -32,8 +32,14 @@ from .result import TrialResult
 from .run import DataUnavailableError, RunSummary, run_experiment
 from .runners import EXECUTORS
 from .spec import Experiment, load_experiment, parse_experiment, parse_value
-from .store import (DamagedResultError, ResultsExistError, ResultsLockedError, ResultsStore,
-                    results_folder, slug)
+from .store import (
+    DamagedResultError,
+    ResultsExistError,
+    ResultsLockedError,
+    ResultsStore,
+    results_folder,
+    slug,
+)
 from .sweep import Point, Trial, expand_points, expand_trials
 from .trial import run_trial
 

@@ -154,9 +154,9 @@ def build_callbacks(specs: list) -> list:
 
 def build_model(config: dict, input_shape: tuple):
     """A compiled ``Sequential`` for ``config`` (model and compile tables)."""
-    from ..models import Sequential
     from ..backend import floatx, set_floatx
     from ..layers import Input
+    from ..models import Sequential
     model_table = config["model"]
     previous = floatx()
     set_floatx(model_table.get("dtype") or previous)  # layers take the float type when built

@@ -144,22 +144,26 @@ def load_sine(seed: int, n_samples: int = 100, n_test: int = 200, noise: float =
 
 
 def load_mnist(seed: int, path=None, download: bool = False, classes=None) -> LabData:
-    from ..datasets.mnist import MNIST_CLASSES, load_mnist as load
+    from ..datasets.mnist import MNIST_CLASSES
+    from ..datasets.mnist import load_mnist as load
     return _images(load, path, download, classes, MNIST_CLASSES)
 
 
 def load_fashion_mnist(seed: int, path=None, download: bool = False, classes=None) -> LabData:
-    from ..datasets.mnist import FASHION_CLASSES, load_fashion_mnist as load
+    from ..datasets.mnist import FASHION_CLASSES
+    from ..datasets.mnist import load_fashion_mnist as load
     return _images(load, path, download, classes, FASHION_CLASSES)
 
 
 def load_cifar10(seed: int, path=None, download: bool = False, classes=None) -> LabData:
-    from ..datasets.cifar import CIFAR10_CLASSES, load_cifar10 as load
+    from ..datasets.cifar import CIFAR10_CLASSES
+    from ..datasets.cifar import load_cifar10 as load
     return _images(load, path, download, classes, CIFAR10_CLASSES)
 
 
 def load_cat_vs_car(seed: int, path=None, labels: str = "binary") -> LabData:
-    from ..datasets.eee443 import CAT_VS_CAR_CLASSES, load_cat_vs_car as load
+    from ..datasets.eee443 import CAT_VS_CAR_CLASSES
+    from ..datasets.eee443 import load_cat_vs_car as load
     if labels not in ("binary", "signed"):
         raise ValueError(f"labels must be 'binary' (0/1) or 'signed' (-1/+1), got {labels!r}")
     file = _local(path, "eee443_assign2/assign2_data1.h5", "assign2_data1.h5",
@@ -173,7 +177,8 @@ def load_cat_vs_car(seed: int, path=None, labels: str = "binary") -> LabData:
 
 
 def load_letters(seed: int, path=None) -> LabData:
-    from ..datasets.eee443 import LETTER_CLASSES, load_letters as load
+    from ..datasets.eee443 import LETTER_CLASSES
+    from ..datasets.eee443 import load_letters as load
     folder = _local(path, "eee443_assign1_letters", "EEE443 letters",
                     "set data.path to the letters .npy folder or assign1_data1.h5")
     (x_train, y_train), (x_test, y_test) = load(folder)

@@ -21,6 +21,7 @@ seed, and workers use a fixed number of BLAS threads.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -111,10 +112,8 @@ def run_process_pool(trials, workers: int | None = None):
                 conn.close()
                 start(trial)
         else:
-            try:
+            with contextlib.suppress(OSError):  # it exited already
                 conn.send(None)
-            except OSError:  # it exited already
-                pass
             conn.close()
             process.join(timeout=10)
 
@@ -148,9 +147,9 @@ def run_process_pool(trials, workers: int | None = None):
                 if pending:
                     start(pending.pop(0))
     finally:
-        for conn, (process, _) in busy.items():
+        for process, _ in busy.values():
             process.terminate()
-        for conn, (process, _) in busy.items():
+        for process, _ in busy.values():
             process.join(timeout=5)
 
 

@@ -47,8 +47,18 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import (ExperimentError, apply_overrides, check_keys, check_tables, fail,
-                     get_path, positive_int, set_path, split_path, table)
+from .config import (
+    ExperimentError,
+    apply_overrides,
+    check_keys,
+    check_tables,
+    fail,
+    get_path,
+    positive_int,
+    set_path,
+    split_path,
+    table,
+)
 from .points import Point, resolve_points
 
 SECTIONS = ("name", "description", "seed", "data", "model", "compile", "fit", "analysis",

@@ -8,6 +8,7 @@ writes the results folder (and names its files). It never raises: an exception b
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -152,10 +153,8 @@ def _analyse(trial, config: dict, model, data, result: TrialResult) -> None:
         return
     from ..plots import pyplot
     from .analyses import run_analyses
-    try:
+    with contextlib.suppress(ImportError):
         pyplot(agg=True)
-    except ImportError:
-        pass
     with tempfile.TemporaryDirectory() as tmp:
         written, problems = run_analyses(analyses, model, data, Path(tmp),
                                          f"{trial.point.name}, seed {trial.seed}")
