@@ -289,8 +289,11 @@ class Tensor:
         return self._t.data.dtype.kind == "f"
 
     def type(self, dtype=None):
+        """``type()``: the legacy name (``torch.FloatTensor``); ``type(dtype)``: ``to(dtype)``."""
         if dtype is None:
-            return f"torch.{ {'f': 'Float', 'i': 'Long', 'b': 'Bool'}.get(self._t.data.dtype.kind, '')}Tensor"
+            names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+            return f"torch.{names[self.dtype.name]}Tensor"
         return self.to(dtype)
 
     def to(self, *args, **kwargs) -> Tensor:
