@@ -465,3 +465,18 @@ def test_exponential_decay_schedule_matches_keras_3(keras):
         our_opt.apply_gradients([(grad.copy(), ours)])
         their_opt.apply_gradients([(grad, theirs)])
     assert_close(ours.data, np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras' own
+def test_configs_written_by_keras_3_load_as_these_optimizers(keras):
+    made = [keras.optimizers.Adam(0.5, amsgrad=True, weight_decay=0.01, clipnorm=1.0),
+            keras.optimizers.SGD(0.5, momentum=0.06, nesterov=True, use_ema=True),
+            keras.optimizers.AdamW(), keras.optimizers.RMSprop(centered=True),
+            keras.optimizers.Adagrad(epsilon=1e-5)]
+    for theirs in made:
+        ours = optimizers.deserialize(keras.optimizers.serialize(theirs))
+        assert type(ours) is getattr(optimizers, type(theirs).__name__)
+        assert ours.get_config() == theirs.get_config()
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5)
+    ours = optimizers.deserialize(keras.optimizers.serialize(keras.optimizers.Adam(schedule)))
+    assert isinstance(ours.schedule, schedules.ExponentialDecay) and ours.schedule(2) == 0.05

@@ -220,6 +220,16 @@ class _KerasOptimizer(Optimizer):
             config["decay"] = self.decay
         return config
 
+    @classmethod
+    def from_config(cls, config: dict) -> Optimizer:
+        config = dict(config)
+        schedule = config.get("learning_rate")
+        if isinstance(schedule, dict) and isinstance(schedule.get("config"), dict):
+            # Keras' schedules name themselves; neuralab's take no name
+            config["learning_rate"] = {**schedule, "config": {
+                k: v for k, v in schedule["config"].items() if k != "name"}}
+        return super().from_config(config)
+
 
 _register = saving.register_keras_serializable(package="keras")
 
