@@ -1,6 +1,7 @@
 """Keras' own files: ``.keras`` archives and legacy ``.h5`` models both ways with real
 Keras 3 (JAX backend), ``.weights.h5`` files, ``model_from_json``."""
 
+import contextlib
 import json
 import os
 import zipfile
@@ -199,11 +200,23 @@ def test_unknown_keras_layer_is_named_with_the_file(tmp_path):
         neuralab.load_model(path)
 
 
-def test_keras_option_neuralab_lacks_is_refused(tmp_path):
-    model = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.Conv2D(4, 3, groups=2)])
+def rewrite_config(path, edit):
+    """Rewrite a ``.keras`` archive's config.json with ``edit(config)``."""
+    with zipfile.ZipFile(path) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    config = json.loads(files["config.json"])
+    edit(config)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+
+
+def test_keras_option_neuralab_lacks_is_refused(tmp_path, rng):
     path = tmp_path / "groups.keras"
-    model.save(path)
-    with pytest.raises(InputError, match="groups=2"):
+    neuralab_cnn(rng).save(path)
+    rewrite_config(path, lambda c: c["config"]["layers"][1]["config"].update(groups=2))
+    with pytest.raises(InputError, match=r"groups\.keras.*Conv2D.*groups=2"):
         neuralab.load_model(path)
 
 
@@ -247,11 +260,29 @@ def test_model_from_json_reads_tf_keras_2_json():
     assert [w.shape for w in model.get_weights()] == [(3, 4), (4,), (4, 2), (2,)]
 
 
-def test_compiled_keras_model_file_loads_in_neuralab(tmp_path, rng):
-    model = keras_cnn(rng)
+def test_compiled_keras_model_file_loads_in_neuralab_compiled(tmp_path, rng):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    x = cnn_input(rng)
-    model.fit(x, np.eye(3, dtype="float32")[[0, 1, 2, 0]], epochs=1, verbose=0)
+    x, y = rng.standard_normal((6, 4)).astype("float32"), np.eye(3, dtype="float32")[[0, 1, 2, 0, 1, 2]]
+    model.fit(x, y, epochs=1, verbose=0)
     model.save(tmp_path / "trained.keras")
     loaded = neuralab.load_model(tmp_path / "trained.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), keras_predict(model, x), atol=ATOL)
+    assert type(loaded.optimizer).__name__ == "Adam"
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_compile_settings_reach_keras(tmp_path, rng, suffix):
+    model = Sequential([layers.InputLayer((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=neuralab.optimizers.RMSprop(0.005), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.save(tmp_path / f"c{suffix}")
+    with pytest.warns(UserWarning) if suffix == ".keras" else contextlib.nullcontext():
+        loaded = keras.saving.load_model(tmp_path / f"c{suffix}")  # Keras: fresh optimizer state
+    assert type(loaded.optimizer).__name__ == "RMSprop"
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.005)
+    x, y = rng.standard_normal((4, 4)).astype("float32"), np.eye(3, dtype="float32")[[2, 1, 0, 0]]
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0),
+                               rtol=1e-5)

@@ -100,18 +100,26 @@ def input_layer_spec(name: str, batch_shape, dtype, legacy: bool) -> dict:
 
 
 # -- Keras -> neuralab ---------------------------------------------------------------------
-def _accepted_keys(cls) -> set[str]:
-    """The config keys ``cls`` takes: its constructors' named parameters and the base
-    layer's ``name``, ``trainable``, ``dtype``."""
-    keys = set(_LAYER_BASE_KEYS)
+def init_params(cls) -> set[str]:
+    """The keyword arguments ``cls(...)`` takes: its ``__init__``'s named parameters, and its
+    parents' while each passes ``**kwargs`` on."""
+    keys: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        for param in inspect.signature(init).parameters.values():
-            if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and param.name != "self":
-                keys.add(param.name)
+        params = inspect.signature(init).parameters.values()
+        keys |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    keys.discard("self")
     return keys
+
+
+def _accepted_keys(cls) -> set[str]:
+    """The config keys ``cls`` takes: its constructors' named parameters and the base
+    layer's ``name``, ``trainable``, ``dtype``, input shapes."""
+    return init_params(cls) | _LAYER_BASE_KEYS
 
 
 def layer_from_keras(spec: dict, where: str) -> dict:

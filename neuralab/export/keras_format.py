@@ -29,6 +29,7 @@ from .. import backend
 from ..errors import InputError
 from ..io_utils import atomic_path
 from .keras import _h5py
+from .keras_compile import compile_from_keras, keras_compile_config
 from .keras_config import NoKerasForm, input_layer_spec, layer_from_keras, layer_to_keras
 
 KERAS_VERSION = "3.5.0"  # the Keras 3 format version the archives follow
@@ -223,6 +224,9 @@ def keras_archive_bytes(model) -> bytes:
     """The content of a Keras 3 ``.keras`` file holding ``model``."""
     h5py = _h5py()
     config, layers = keras_config(model)
+    compile_config = keras_compile_config(model)
+    if compile_config is not None:
+        config["compile_config"] = compile_config
     weights = io.BytesIO()
     with h5py.File(weights, "w") as f:
         _write_weights(f, model, config, layers)
@@ -254,6 +258,9 @@ def save_legacy_h5(model, path) -> None:
         f.attrs["model_config"] = json.dumps(config)
         f.attrs["keras_version"] = LEGACY_KERAS_VERSION
         f.attrs["backend"] = "tensorflow"
+        training_config = keras_compile_config(model, legacy=True)
+        if training_config is not None:
+            f.attrs["training_config"] = json.dumps(training_config)
         root = f.create_group("model_weights")
         root.attrs["layer_names"] = np.array([n.encode() for n in names])
         root.attrs["keras_version"] = LEGACY_KERAS_VERSION
@@ -410,8 +417,9 @@ def _load_archive_weights(f, model, config: dict, where: str) -> None:
         _set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
 
 
-def load_keras_archive(path, custom_objects=None):
-    """A neuralab model from a Keras 3 ``.keras`` file."""
+def load_keras_archive(path, custom_objects=None, compile: bool = True):
+    """A neuralab model from a Keras 3 ``.keras`` file (compiled as its
+    ``compile_config`` says, unless ``compile=False``)."""
     h5py = _h5py()
     where = str(path)
     try:
@@ -431,10 +439,12 @@ def load_keras_archive(path, custom_objects=None):
     model = model_from_keras_config(config, where, custom_objects, initialize=False)
     with h5py.File(io.BytesIO(weights), "r") as f:
         _load_archive_weights(f, model, config, where)
+    if compile and config.get("compile_config"):
+        compile_from_keras(model, config["compile_config"], where)
     return model
 
 
-def load_legacy_h5(path, custom_objects=None):
+def load_legacy_h5(path, custom_objects=None, compile: bool = True):
     """A neuralab model from a tf.keras 2 (or Keras 3 legacy) ``.h5`` model file."""
     h5py = _h5py()
     where = str(path)
@@ -457,6 +467,10 @@ def load_legacy_h5(path, custom_objects=None):
             if weight_names:
                 _set_layer_weights(model.get_layer(name), [np.asarray(group[w]) for w in weight_names],
                                    where, f"model_weights/{name}")
+        training_config = f.attrs.get("training_config")
+    if compile and training_config is not None:
+        raw = training_config.decode() if isinstance(training_config, bytes) else training_config
+        compile_from_keras(model, json.loads(raw), where, legacy=True)
     return model
 
 

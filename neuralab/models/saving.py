@@ -177,7 +177,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     if kind is not None and not _is_neuralab_zip(path):
         from ..export import keras_format
         load = keras_format.load_keras_archive if kind == "keras" else keras_format.load_legacy_h5
-        return load(path, custom_objects)
+        return load(path, custom_objects, compile=compile)
     return model_from_bytes(path.read_bytes(), compile=compile, source=str(path),
                             custom_objects=custom_objects)
 
