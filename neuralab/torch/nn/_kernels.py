@@ -61,7 +61,11 @@ def _pad(x: np.ndarray, padding, value=0.0, extra=(0, 0)):
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation) -> Tensor:
-    """2-D cross-correlation by im2col: one matrix product per batch.
+    """2-D cross-correlation by im2col: one matrix product for the whole batch.
+
+    cols (C kh kw, N OH OW) holds every receptive field as a column, so y = W cols with W
+    reshaped to (O, C kh kw); backward: dW = dout cols^T, dcols = W^T dout, and dx adds each
+    column back where it came from (col2im).
 
     Shape: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) -> y (N, O, OH, OW).
     """
@@ -71,27 +75,28 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dila
     if c != c_w:
         raise ValueError(f"conv2d expected input with {c_w} channels, got {c} (input shape {xd.shape})")
     out = _out_size((h, w), (kh, kw), stride, padding, dilation)
-    xp = _pad(xd, padding)
-    cols = np.empty((n, c, kh * kw) + out, dtype=np.result_type(xd, wd))
+    xp = _pad(xd, padding).transpose(1, 0, 2, 3)  # (C, N, Hp, Wp): columns come out batch-major
+    cols = np.empty((c, kh * kw, n) + out, dtype=np.result_type(xd, wd))
     windows = list(_windows((kh, kw), stride, dilation, out))
     for k, (rows, columns) in windows:
-        cols[:, :, k] = xp[:, :, rows, columns]
-    cols = cols.reshape(n, c * kh * kw, out[0] * out[1])
+        cols[:, k] = xp[:, :, rows, columns]
+    cols = cols.reshape(c * kh * kw, -1)
     w2 = wd.reshape(o, -1)
-    y = (w2 @ cols).reshape(n, o, *out)
+    y = np.ascontiguousarray((w2 @ cols).reshape(o, n, *out).transpose(1, 0, 2, 3))
     if bias is not None:
         y += bias.data[:, None, None]
 
     def backward(dout):
-        d2 = dout.reshape(n, o, -1)
-        dw = np.tensordot(d2, cols, axes=([0, 2], [0, 2])).reshape(wd.shape) if weight.requires_grad else None
+        d2 = dout.transpose(1, 0, 2, 3).reshape(o, -1)
+        dw = (d2 @ cols.T).reshape(wd.shape) if weight.requires_grad else None
         dx = None
         if x.requires_grad:
-            dcols = (w2.T @ d2).reshape(n, c, kh * kw, *out)
+            dcols = (w2.T @ d2).reshape(c, kh * kw, n, *out)
             dxp = np.zeros(xp.shape, dtype=dout.dtype)
             for k, (rows, columns) in windows:
-                dxp[:, :, rows, columns] += dcols[:, :, k]
-            dx = dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+                dxp[:, :, rows, columns] += dcols[:, k]
+            dx = np.ascontiguousarray(
+                dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w].transpose(1, 0, 2, 3))
         return (dx, dw) + ((dout.sum(axis=(0, 2, 3)),) if bias is not None else ())
     return Tensor.from_op(y, (x, weight) + ((bias,) if bias is not None else ()), backward, "conv2d")
 
@@ -111,6 +116,8 @@ def max_pool2d(x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> Tenso
     Shape: (N, C, H, W) -> (N, C, OH, OW).
     """
     xd = x.data
+    if tuple(stride) == tuple(kernel) and not any(padding) and tuple(dilation) == (1, 1) and not ceil_mode:
+        return _tiled_max_pool2d(x, kernel)
     xp, out, windows = _pool_input(xd, kernel, stride, padding, dilation, ceil_mode, -np.inf)
     y = np.full(xd.shape[:2] + out, -np.inf, dtype=xd.dtype)
     arg = np.zeros(y.shape, dtype=np.int64)
@@ -126,6 +133,27 @@ def max_pool2d(x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> Tenso
             dxp[:, :, rows, columns] += np.where(arg == k, dout, 0)
         h, w = xd.shape[2:]
         return (dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w],)
+    return Tensor.from_op(y, (x,), backward, "max_pool2d")
+
+
+def _tiled_max_pool2d(x: Tensor, kernel) -> Tensor:
+    """Max pooling over non-overlapping windows (stride = kernel, the common case): the
+    windows are a reshape of the input, so one argmax finds every maximum."""
+    xd = x.data
+    (n, c, h, w), (kh, kw) = xd.shape, kernel
+    oh, ow = _out_size((h, w), kernel, kernel, (0, 0), (1, 1))
+    tiles = xd[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5)
+    tiles = tiles.reshape(n, c, oh, ow, kh * kw)
+    arg = tiles.argmax(axis=-1)[..., None]  # the first maximum, as PyTorch
+    y = np.take_along_axis(tiles, arg, axis=-1)[..., 0]
+
+    def backward(dout):
+        dtiles = np.zeros(tiles.shape, dtype=dout.dtype)
+        np.put_along_axis(dtiles, arg, dout[..., None], axis=-1)
+        dx = np.zeros(xd.shape, dtype=dout.dtype)
+        dx[:, :, :oh * kh, :ow * kw] = dtiles.reshape(n, c, oh, ow, kh, kw).transpose(
+            0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
+        return (dx,)
     return Tensor.from_op(y, (x,), backward, "max_pool2d")
 
 
