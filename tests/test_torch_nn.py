@@ -285,6 +285,20 @@ def test_print_model_is_pytorchs_text(make):
     assert repr(make(nn)) == repr(make(torch.nn))
 
 
+@pytest.mark.parametrize("expression", [
+    "nn.Conv2d(3, 2, 3, padding='valid')", "nn.MaxPool2d(2, 1)", "nn.AvgPool2d((2, 3))",
+    "nn.Conv2d(3, 2, (3, 5), padding=(1, 2), dilation=2)",
+    "nn.MaxPool2d(kernel_size=3, stride=2, padding=1, ceil_mode=True)", "nn.AdaptiveAvgPool2d((5, 7))",
+    "nn.ReLU(inplace=True)", "nn.Softmax()", "nn.BatchNorm1d(4, affine=False, track_running_stats=False)",
+    "nn.Dropout()", "nn.CrossEntropyLoss()", "nn.Unflatten(1, (2, 5))",
+    "nn.ModuleList([nn.Linear(2, 2) for _ in range(3)] + [nn.ReLU()])",
+    "nn.ModuleDict({'a': nn.Linear(1, 1)})",
+    "nn.Sequential()", "nn.ModuleList()",
+])
+def test_printing_each_layer_reads_as_pytorchs(expression):
+    assert repr(eval(expression, {"nn": nn})) == repr(eval(expression, {"nn": torch.nn}))
+
+
 def test_state_dict_keys_and_shapes_are_pytorchs():
     ours, theirs = cnn(nn), cnn(torch.nn)
     assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
