@@ -4,6 +4,8 @@
     import neuralab.torch.nn as nn
     import neuralab.torch.nn.functional as F
     import neuralab.torch.optim as optim
+    from neuralab.torch.utils.data import DataLoader, TensorDataset
+    from neuralab.torch.vision import datasets, transforms      # torchvision
 
 Tensors (:mod:`._tensor`) wrap the engine's :class:`neuralab.tensor.Tensor`, so every
 operation records one node whose backward is written out in :mod:`neuralab.ops` (or in
