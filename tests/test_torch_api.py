@@ -253,3 +253,35 @@ def test_shape_and_reduction_methods_give_pytorchs_values_shapes_and_dtypes(expr
     assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype) == str(theirs.dtype)
     difference = ours.numpy().astype(np.float64) - theirs.numpy().astype(np.float64)
     assert np.max(np.abs(difference), initial=0) <= TOL
+
+
+def custom_functions(lib):
+    class ScaledExp(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, scale, w):
+            y = (x * scale).exp() * w
+            ctx.save_for_backward(x, w)
+            ctx.scale = scale
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            x, w = ctx.saved_tensors
+            e = (x * ctx.scale).exp()
+            return grad_output * e * w * ctx.scale, None, grad_output * e
+    return ScaledExp
+
+
+def test_custom_autograd_function_gives_pytorchs_gradients():
+    x0, w0 = np.array([0.1, -0.4, 0.7]), np.array([1.5, 2.0, -1.0])
+    grads = []
+    for lib in (nt, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        w = lib.tensor(w0, requires_grad=True)
+        y = custom_functions(lib).apply(x, 0.5, w)
+        (y * y).sum().backward()
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    assert np.max(np.abs(grads[0][0] - grads[1][0])) <= TOL
+    assert np.max(np.abs(grads[0][1] - grads[1][1])) <= TOL
+    y = custom_functions(nt).apply(nt.tensor(x0, requires_grad=True), 0.5, nt.tensor(w0))
+    assert y.grad_fn.name() == "ScaledExpBackward0"

@@ -162,10 +162,10 @@ cuda = _Namespace(is_available=lambda: False, device_count=lambda: 0, manual_see
 backends = _Namespace(mps=_Namespace(is_available=lambda: False))
 __version__ = "2.0.0+neuralab"
 
-from . import nn, optim  # noqa: E402  (nn and optim use the tensor defined above)
+from . import autograd, nn, optim  # noqa: E402  (nn and optim use the tensor defined above)
 
 __all__ = [
-    "nn", "optim",
+    "autograd", "nn", "optim",
     "Generator", "GradFn", "Size", "Tensor", "abs", "add", "all", "allclose", "any", "arange",
     "argmax", "argmin", "as_tensor", "backends", "bernoulli", "bmm", "bool", "cat", "ceil",
     "clamp", "clip", "concat", "concatenate", "cos", "cuda", "device", "div", "dot", "double",
