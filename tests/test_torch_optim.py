@@ -97,6 +97,7 @@ def test_optimizer_trajectory_and_state_match_pytorch(name):
 SCHEDULERS = {
     "step": lambda o, opt: o.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5),
     "exponential": lambda o, opt: o.lr_scheduler.ExponentialLR(opt, gamma=0.9),
+    "multistep": lambda o, opt: o.lr_scheduler.MultiStepLR(opt, milestones=[2, 5, 5, 9], gamma=0.3),
     "cosine": lambda o, opt: o.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.001),
     "lambda": lambda o, opt: o.lr_scheduler.LambdaLR(opt, lambda epoch: 1 / (1 + epoch)),
 }

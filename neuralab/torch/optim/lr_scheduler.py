@@ -72,6 +72,20 @@ class StepLR(LRScheduler):
         return [g["lr"] * self.gamma for g in groups]
 
 
+class MultiStepLR(LRScheduler):
+    """Multiply the rate by ``gamma`` at each epoch listed in ``milestones``."""
+
+    def __init__(self, optimizer: Optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        self.milestones = sorted(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        hits = self.milestones.count(self.last_epoch)
+        return [g["lr"] * self.gamma ** hits for g in groups] if hits else [g["lr"] for g in groups]
+
+
 class ExponentialLR(LRScheduler):
     """Multiply the rate by ``gamma`` every epoch."""
 
