@@ -82,7 +82,10 @@ def layer_to_keras(spec: dict, legacy: bool = False) -> dict:
         elif isinstance(value, tuple):
             value = list(value)
         config[key] = value
-    if class_name == "InputLayer":
+    if class_name != "InputLayer":  # the model's InputLayer carries the input shape
+        config.pop("batch_input_shape", None)
+        config.pop("input_shape", None)
+    else:
         shape = config.pop("batch_input_shape")
         config = {"batch_shape": list(shape), "dtype": config.get("dtype") or "float32",
                   "sparse": False, "ragged": False, "name": config["name"]}
