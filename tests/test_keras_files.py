@@ -298,3 +298,21 @@ def test_compile_settings_reach_keras(tmp_path, rng, suffix):
     x, y = rng.standard_normal((4, 4)).astype("float32"), np.eye(3, dtype="float32")[[2, 1, 0, 0]]
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0),
                                rtol=1e-5)
+
+
+def test_neuralab_zip_under_a_keras_name_still_loads(tmp_path, rng):
+    from neuralab.models.saving import model_to_bytes
+
+    model = neuralab_cnn(rng)
+    (tmp_path / "old.keras").write_bytes(model_to_bytes(model))  # what save() wrote before
+    x = cnn_input(rng)
+    np.testing.assert_array_equal(neuralab.load_model(tmp_path / "old.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
+
+
+def test_load_model_compile_false_leaves_a_keras_file_uncompiled(tmp_path, rng):
+    model = neuralab_cnn(rng)
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "m.keras")
+    assert neuralab.load_model(tmp_path / "m.keras").compiled
+    assert not neuralab.load_model(tmp_path / "m.keras", compile=False).compiled

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 
+from .. import backend
 from ..errors import InputError
 
 KERAS_LAYERS = frozenset({
@@ -167,3 +168,15 @@ def _initializer_from_keras(spec: dict) -> dict:
 def _same(a, b) -> bool:
     return a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float)) and
                       float(a) == float(b))
+
+
+def weight_keys(class_names: list[str]) -> list[str]:
+    """Keras 3's ``layers/<key>`` for each layer: snake-case class, ``_1``, ``_2``... after."""
+    counts: dict[str, int] = {}
+    keys = []
+    for class_name in class_names:
+        base = backend.to_snake_case(class_name)
+        k = counts.get(base, 0)
+        counts[base] = k + 1
+        keys.append(base if k == 0 else f"{base}_{k}")
+    return keys

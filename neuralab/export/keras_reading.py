@@ -1,0 +1,223 @@
+"""Reading Keras' model files into neuralab models (see :mod:`neuralab.export.keras_format`).
+
+A Keras config becomes neuralab's: a Sequential's layers in order (its InputLayer giving the
+input shape), a functional model's ``inbound_nodes`` (Keras 3's ``{"args", "kwargs"}`` or
+tf.keras 2's ``[layer, node, tensor, kwargs]`` lists) replayed into
+:func:`~neuralab.models.serialization.graph_config`'s nodes. Weights are matched to layers
+by name (``.h5``) or by Keras' ``layers/<key>`` numbering (``.keras``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from ..errors import InputError
+from .keras import _h5py
+from .keras_compile import compile_from_keras
+from .keras_config import layer_from_keras, weight_keys
+
+
+def _is_history(value) -> bool:
+    return isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str)
+
+
+def _leaves(structure) -> tuple[list, list | None, bool]:
+    """``(histories, dict keys, is a list)`` of ``input_layers``/``output_layers``."""
+    if _is_history(structure):
+        return [structure], None, False
+    if isinstance(structure, dict):
+        return list(structure.values()), list(structure), False
+    return list(structure), None, True
+
+
+def _node_call(data, where: str, name: str) -> tuple[list, bool, dict]:
+    """``(input histories, called on a list, kwargs)`` of one inbound node, Keras 3's
+    ``{"args", "kwargs"}`` form or tf.keras 2's list form."""
+    if isinstance(data, dict):
+        args, kwargs = data.get("args", []), dict(data.get("kwargs") or {})
+        if len(args) != 1:
+            raise InputError(f"layer {name!r} is called with {len(args)} positional arguments; "
+                             "neuralab reads calls on one tensor or one list", where)
+        arg = args[0]
+        tensors = arg if isinstance(arg, list) else [arg]
+        histories = [t["config"]["keras_history"] for t in tensors]
+        return histories, isinstance(arg, list), {k: v for k, v in kwargs.items() if v is not None}
+    kwargs = {}
+    for entry in data:
+        if len(entry) == 4:
+            kwargs.update(entry[3] or {})
+    return [entry[:3] for entry in data], len(data) > 1, kwargs
+
+
+def _graph_from_keras(config: dict, where: str) -> dict:
+    """Keras' functional config as :func:`neuralab.models.serialization.graph_config`'s."""
+    layer_specs = config["layers"]
+    in_histories, input_keys, input_list = _leaves(config["input_layers"])
+    specs_by_name = {spec["name"]: spec for spec in layer_specs}
+    inputs, values = [], {}
+    for i, history in enumerate(in_histories):
+        spec = specs_by_name[history[0]]
+        if spec["class_name"] != "InputLayer":
+            raise InputError(f"model input {history[0]!r} is a {spec['class_name']}, not an "
+                             "InputLayer", where)
+        c = spec["config"]
+        dtype = c.get("dtype")
+        inputs.append({"name": history[0], "dtype": dtype if isinstance(dtype, str) else "float32",
+                       "batch_shape": list(c.get("batch_shape") or c.get("batch_input_shape"))})
+        values[(history[0], 0, 0)] = ["input", i]
+    layers, pending = [], {}
+    for spec in layer_specs:
+        if spec["class_name"] == "InputLayer":
+            continue
+        layers.append(layer_from_keras(spec, where))
+        pending[spec["name"]] = list(spec.get("inbound_nodes") or [])
+    nodes: list[dict] = []
+    calls: dict[str, int] = {}
+    progress = True
+    while progress and any(pending.values()):
+        progress = False
+        for name, queue in pending.items():
+            while queue:
+                histories, as_list, kwargs = _node_call(queue[0], where, name)
+                if not all(tuple(h[:3]) in values for h in histories):
+                    break
+                nodes.append({"layer": name, "args": [values[tuple(h[:3])] for h in histories],
+                              "list": as_list, "kwargs": kwargs})
+                values[(name, calls.get(name, 0), 0)] = ["node", len(nodes) - 1, 0]
+                calls[name] = calls.get(name, 0) + 1
+                queue.pop(0)
+                progress = True
+    if any(pending.values()):
+        stuck = sorted(name for name, queue in pending.items() if queue)
+        raise InputError(f"the calls of layers {stuck} cannot be connected to the model inputs",
+                         where)
+    out_histories, output_keys, output_list = _leaves(config["output_layers"])
+    try:
+        outputs = [values[tuple(h[:3])] for h in out_histories]
+    except KeyError as error:
+        raise InputError(f"the model output {error} is not computed by any layer", where) from None
+    return {"name": config.get("name"), "layers": layers, "inputs": inputs,
+            "input_keys": input_keys, "input_list": input_list and len(inputs) >= 1,
+            "nodes": nodes, "outputs": outputs, "output_keys": output_keys,
+            "output_list": output_list}
+
+
+def model_from_keras_config(config: dict, where: str = "Keras config", custom_objects=None,
+                            initialize: bool = True):
+    """A neuralab model from a Keras 3 or tf.keras 2 model config, its weights freshly
+    initialized (left uninitialized with ``initialize=False``, for a file's weights)."""
+    from .. import initializers
+    from ..layers.base import deserialize
+    from ..saving import load_scope
+
+    class_name = config.get("class_name")
+    inner = config.get("config") or {}
+    if class_name == "Sequential":
+        layers, shape = [], inner.get("build_input_shape")
+        for spec in inner.get("layers", []):
+            if spec.get("class_name") == "InputLayer":
+                c = spec.get("config", {})
+                shape = c.get("batch_shape") or c.get("batch_input_shape")
+                continue
+            layers.append(layer_from_keras(spec, where))
+        neuralab_config = {"class_name": "Sequential", "config": {
+            "name": inner.get("name"), "build_input_shape": shape, "layers": layers}}
+    elif class_name in ("Functional", "Model"):
+        neuralab_config = {"class_name": "Functional", "config": _graph_from_keras(inner, where)}
+    else:
+        raise InputError(f"the model class {class_name!r} is not supported (neuralab reads "
+                         "Sequential and functional Keras models)", where)
+    deferred = contextlib.nullcontext() if initialize else initializers.deferred()
+    with load_scope(custom_objects), deferred:
+        try:
+            return deserialize(neuralab_config, custom_objects)
+        except (ValueError, TypeError, KeyError) as error:
+            if isinstance(error, InputError):
+                raise
+            raise InputError(f"cannot rebuild the Keras model: {error}", where) from None
+
+
+def _set_layer_weights(layer, arrays: list, where: str, group: str) -> None:
+    expected = [tuple(w.shape) for w in layer.get_weights()]
+    got = [tuple(a.shape) for a in arrays]
+    if expected != got:
+        raise InputError(f"layer {layer.name!r} ({type(layer).__name__}) has weights of shapes "
+                         f"{expected}, the file holds {got} at {group}", where)
+    layer.set_weights(arrays)
+
+
+def load_archive_weights(f, model, config: dict, where: str) -> None:
+    """Copy a ``model.weights.h5`` (open h5py file ``f``) into ``model`` built from ``config``:
+    group ``layers/<key>`` to the layer named in the config's entry with that key."""
+    specs = config["config"]["layers"]
+    if config["class_name"] == "Sequential":
+        specs = [s for s in specs if s["class_name"] != "InputLayer"]
+    for spec, key in zip(specs, weight_keys([s["class_name"] for s in specs])):
+        if spec["class_name"] == "InputLayer":
+            continue
+        group = f.get(f"layers/{key}/vars")
+        arrays = [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
+        layer = model.get_layer(spec["config"]["name"])
+        _set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
+
+
+def load_keras_archive(path, custom_objects=None, compile: bool = True):
+    """A neuralab model from a Keras 3 ``.keras`` file (compiled as its
+    ``compile_config`` says, unless ``compile=False``)."""
+    h5py = _h5py()
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            missing = sorted({"config.json", "model.weights.h5"} - names)
+            if missing:
+                raise InputError(f"not a Keras 3 model archive: missing {missing}", where,
+                                 "a .keras file with config.json and model.weights.h5")
+            try:
+                config = json.loads(zf.read("config.json"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise InputError(f"config.json is not valid JSON ({error})", where) from None
+            weights = zf.read("model.weights.h5")
+    except zipfile.BadZipFile:
+        raise InputError("not a Keras 3 model archive (not a zip file)", where) from None
+    model = model_from_keras_config(config, where, custom_objects, initialize=False)
+    with h5py.File(io.BytesIO(weights), "r") as f:
+        load_archive_weights(f, model, config, where)
+    if compile and config.get("compile_config"):
+        compile_from_keras(model, config["compile_config"], where)
+    return model
+
+
+def load_legacy_h5(path, custom_objects=None, compile: bool = True):
+    """A neuralab model from a tf.keras 2 (or Keras 3 legacy) ``.h5`` model file."""
+    h5py = _h5py()
+    where = str(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise InputError(f"not a readable HDF5 file ({error})", where) from None
+    with f:
+        raw = f.attrs.get("model_config")
+        if raw is None:
+            raise InputError("HDF5 file without a model_config attribute (a weights-only file? "
+                             "read it with model.load_weights)", where, "a Keras model .h5 file")
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        model = model_from_keras_config(config, where, custom_objects, initialize=False)
+        root = f.get("model_weights", f)
+        for name in [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs["layer_names"]]:
+            group = root[name]
+            weight_names = [w.decode() if isinstance(w, bytes) else str(w)
+                            for w in group.attrs.get("weight_names", [])]
+            if weight_names:
+                _set_layer_weights(model.get_layer(name), [np.asarray(group[w]) for w in weight_names],
+                                   where, f"model_weights/{name}")
+        training_config = f.attrs.get("training_config")
+    if compile and training_config is not None:
+        raw = training_config.decode() if isinstance(training_config, bytes) else training_config
+        compile_from_keras(model, json.loads(raw), where, legacy=True)
+    return model
