@@ -567,3 +567,13 @@ def test_crossentropies_clip_probabilities_like_keras():
     assert np.isclose(loss.item(), -np.log(nl.backend.epsilon()), rtol=1e-5)
     loss = ops.categorical_crossentropy(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]))
     assert np.isfinite(loss.item())
+
+
+def test_reductions_over_all_axes_keep_float64():
+    """A full reduction is a 0-d array of the input's dtype, not a NumPy scalar that the
+    next op would round to float32."""
+    from neuralab.tensor import Tensor
+    x = Tensor(np.random.default_rng(0).random((3, 4)))
+    for op in (ops.var, ops.std, ops.mean, ops.sum, ops.max, ops.logsumexp):
+        out = op(x)
+        assert isinstance(out.data, np.ndarray) and out.data.dtype == np.float64, op.__name__

@@ -91,7 +91,7 @@ def var(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     dx = dout * 2 (x - mean(x)) / n."""
     (t,), (v,) = operands(x)
     centred = result_array(v - np.mean(v, axis=axis, keepdims=True), v)
-    y = np.mean(centred * centred, axis=axis, keepdims=keepdims)
+    y = np.asarray(np.mean(centred * centred, axis=axis, keepdims=keepdims))
     n = _count(t.shape, axis)
 
     def backward(dout):
