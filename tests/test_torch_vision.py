@@ -75,3 +75,11 @@ def test_mnist_reads_a_plain_idx_folder(tmp_path):
     flat = tmp_path / "flat"
     shutil.copytree(root / "MNIST" / "raw", flat)
     assert len(datasets.MNIST(str(flat), train=False)) == 30
+
+
+def test_the_torchvision_import_path_is_the_same_package():
+    import neuralab.torch.vision as vision
+    import neuralab.torchvision as torchvision
+    from neuralab.torchvision.transforms import Normalize
+    assert torchvision.datasets.MNIST is vision.datasets.MNIST
+    assert Normalize is vision.transforms.Normalize

@@ -11,7 +11,7 @@ Layers, lowest first (a module may import its own layer and those below it)::
     layers     neuralab.layers
     training   neuralab.training, callbacks (the trainer and its loops)
     models     neuralab.models (graphs; Model inherits the Trainer, as in Keras), gradcheck
-    front ends neuralab.keras, neuralab.torch, sklearn, export, audio, plots
+    front ends neuralab.keras, neuralab.torch (and torchvision), sklearn, export, audio, plots
     labs       neuralab.experiments, labs, report
     cli        neuralab.cli, __main__, and the package's own __init__ (the facade)
 
@@ -34,7 +34,7 @@ LAYERS = [
     ("layers", {"layers"}),
     ("training", {"training", "callbacks"}),
     ("models", {"models", "gradcheck"}),
-    ("front ends", {"keras", "torch", "sklearn", "export", "audio", "plots"}),
+    ("front ends", {"keras", "torch", "torchvision", "sklearn", "export", "audio", "plots"}),
     ("labs", {"experiments", "labs", "report"}),
     ("cli", {"cli", "__main__", "__init__"}),
 ]
