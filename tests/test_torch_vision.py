@@ -78,8 +78,9 @@ def test_mnist_reads_a_plain_idx_folder(tmp_path):
 
 
 def test_the_torchvision_import_path_is_the_same_package():
+    from neuralab.torchvision.transforms import Normalize
+
     import neuralab.torch.vision as vision
     import neuralab.torchvision as torchvision
-    from neuralab.torchvision.transforms import Normalize
     assert torchvision.datasets.MNIST is vision.datasets.MNIST
     assert Normalize is vision.transforms.Normalize
