@@ -141,8 +141,10 @@ def _monitor_mode(monitor: str, mode: str) -> str:
     if mode != "auto":
         return mode
     name = monitor.lower()
-    return "max" if ("acc" in name or name.endswith("auc") or "top_k" in name) \
-        and "error" not in name else "min"
+    # metrics Keras marks as improving upwards (its metrics' ``_direction = "up"``)
+    up = name.endswith(("auc", "precision", "recall", "f1_score", "fbeta_score", "true_positives",
+                        "true_negatives"))
+    return "max" if ("acc" in name or up or "top_k" in name) and "error" not in name else "min"
 
 
 class _Monitor(Callback):

@@ -224,3 +224,11 @@ def test_scheduler_learning_rate_in_history():
     assert "learning_rate" in history.history
     assert type(history.history["learning_rate"][0]) is float
     assert history.history["learning_rate"][0] == 0.5
+
+
+@pytest.mark.parametrize("monitor, mode", [
+    ("val_precision", "max"), ("recall", "max"), ("val_auc", "max"), ("f1_score", "max"),
+    ("true_negatives", "max"), ("val_false_positives", "min"), ("val_loss", "min"), ("mape", "min"),
+])
+def test_auto_mode_follows_the_metrics_direction(monitor, mode):
+    assert callbacks.EarlyStopping(monitor=monitor).mode == mode
