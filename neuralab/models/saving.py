@@ -96,7 +96,7 @@ def save_model(model, filepath) -> None:
     under the Keras name, with a warning."""
     kind = _keras_kind(filepath)
     if kind is not None:
-        from ..export import keras_format
+        from . import keras_format
         try:
             (keras_format.save_keras_archive if kind == "keras" else keras_format.save_legacy_h5)(
                 model, filepath)
@@ -175,7 +175,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         raise FileNotFoundError(f"No model file at {path}")
     kind = _keras_kind(path)
     if kind is not None and not _is_neuralab_zip(path):
-        from ..export import keras_format
+        from . import keras_format
         load = keras_format.load_keras_archive if kind == "keras" else keras_format.load_legacy_h5
         return load(path, custom_objects, compile=compile)
     return model_from_bytes(path.read_bytes(), compile=compile, source=str(path),
@@ -204,7 +204,7 @@ def model_from_json(json_string: str, custom_objects: dict | None = None):
                          f"{type(config).__name__}")
     inner = config.get("config") or {}
     if "module" in config or "keras_version" in config or "input_layers" in inner:
-        from ..export.keras_format import model_from_keras_config
+        from .keras_format import model_from_keras_config
         return model_from_keras_config(config, "model JSON", custom_objects)
     with load_scope(custom_objects):
         return deserialize(config, custom_objects)
@@ -315,7 +315,7 @@ def save_weights(model, filepath) -> None:
     """Weights only, as ``.npz`` keyed by weight name (written atomically); a name ending in
     ``.h5`` gets Keras 3's ``.weights.h5`` layout."""
     if _keras_kind(filepath) == "h5":
-        from ..export.keras_format import save_keras_weights_file
+        from .keras_format import save_keras_weights_file
         save_keras_weights_file(model, filepath)
         return
     arrays = {p.name: p.data for p in model.parameters()}
@@ -326,7 +326,7 @@ def save_weights(model, filepath) -> None:
 def load_weights(model, filepath) -> None:
     """Read :func:`save_weights`' ``.npz``, or a Keras ``.weights.h5``/``.h5`` file."""
     if _keras_kind(filepath) == "h5":
-        from ..export.keras_format import load_keras_weights_file
+        from .keras_format import load_keras_weights_file
         load_keras_weights_file(model, filepath)
         return
     try:

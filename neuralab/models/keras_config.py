@@ -29,6 +29,15 @@ KERAS_LAYERS = frozenset({
     "Softmax", "ZeroPadding2D",
 })
 
+def h5py_module():
+    """``h5py``, imported on first use (the ``data`` extra)."""
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError("Keras files need h5py: pip install 'neuralab[data]'") from None
+    return h5py
+
+
 class NoKerasForm(ValueError):
     """The model uses something a Keras file cannot describe (an op, a layer outside
     :data:`KERAS_LAYERS`, a subclassed model)."""

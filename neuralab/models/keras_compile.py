@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Any
 
 from .keras_config import init_params
 
@@ -140,6 +141,7 @@ def compile_from_keras(model, config: dict, where: str, legacy: bool = False) ->
     try:
         optimizer = _accepted(config["optimizer_config" if legacy else "optimizer"], optimizers_module)
         loss = config.get("loss")
+        losses: Any
         if isinstance(loss, list):
             losses = [None if x is None else _accepted(x, losses_module) for x in loss]
         else:

@@ -1,4 +1,4 @@
-"""Reading Keras' model files into neuralab models (see :mod:`neuralab.export.keras_format`).
+"""Reading Keras' model files into neuralab models (see :mod:`neuralab.models.keras_format`).
 
 A Keras config becomes neuralab's: a Sequential's layers in order (its InputLayer giving the
 input shape), a functional model's ``inbound_nodes`` (Keras 3's ``{"args", "kwargs"}`` or
@@ -17,9 +17,8 @@ import zipfile
 import numpy as np
 
 from ..errors import InputError
-from .keras import _h5py
 from .keras_compile import compile_from_keras
-from .keras_config import layer_from_keras, weight_keys
+from .keras_config import h5py_module, layer_from_keras, weight_keys
 
 
 def _is_history(value) -> bool:
@@ -142,7 +141,8 @@ def model_from_keras_config(config: dict, where: str = "Keras config", custom_ob
             raise InputError(f"cannot rebuild the Keras model: {error}", where) from None
 
 
-def _set_layer_weights(layer, arrays: list, where: str, group: str) -> None:
+def set_layer_weights(layer, arrays: list, where: str, group: str) -> None:
+    """``layer.set_weights(arrays)`` after checking the shapes (error names ``group``)."""
     expected = [tuple(w.shape) for w in layer.get_weights()]
     got = [tuple(a.shape) for a in arrays]
     if expected != got:
@@ -163,13 +163,13 @@ def load_archive_weights(f, model, config: dict, where: str) -> None:
         group = f.get(f"layers/{key}/vars")
         arrays = [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
         layer = model.get_layer(spec["config"]["name"])
-        _set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
+        set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
 
 
 def load_keras_archive(path, custom_objects=None, compile: bool = True):
     """A neuralab model from a Keras 3 ``.keras`` file (compiled as its
     ``compile_config`` says, unless ``compile=False``)."""
-    h5py = _h5py()
+    h5py = h5py_module()
     where = str(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -195,7 +195,7 @@ def load_keras_archive(path, custom_objects=None, compile: bool = True):
 
 def load_legacy_h5(path, custom_objects=None, compile: bool = True):
     """A neuralab model from a tf.keras 2 (or Keras 3 legacy) ``.h5`` model file."""
-    h5py = _h5py()
+    h5py = h5py_module()
     where = str(path)
     try:
         f = h5py.File(path, "r")
@@ -214,7 +214,7 @@ def load_legacy_h5(path, custom_objects=None, compile: bool = True):
             weight_names = [w.decode() if isinstance(w, bytes) else str(w)
                             for w in group.attrs.get("weight_names", [])]
             if weight_names:
-                _set_layer_weights(model.get_layer(name), [np.asarray(group[w]) for w in weight_names],
+                set_layer_weights(model.get_layer(name), [np.asarray(group[w]) for w in weight_names],
                                    where, f"model_weights/{name}")
         training_config = f.attrs.get("training_config")
     if compile and training_config is not None:
