@@ -480,3 +480,9 @@ def test_configs_written_by_keras_3_load_as_these_optimizers(keras):
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5)
     ours = optimizers.deserialize(keras.optimizers.serialize(keras.optimizers.Adam(schedule)))
     assert isinstance(ours.schedule, schedules.ExponentialDecay) and ours.schedule(2) == 0.05
+
+
+def test_backend_set_value_changes_the_learning_rate_as_in_keras_guides():
+    optimizer = Adam(learning_rate=0.01)
+    nl.backend.set_value(optimizer.learning_rate, 0.5)
+    assert nl.backend.get_value(optimizer.learning_rate) == 0.5

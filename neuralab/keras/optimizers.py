@@ -56,8 +56,8 @@ _CLIP_ARGS = ("clipnorm", "clipvalue", "global_clipnorm")
 class _KerasOptimizer(Optimizer):
     """Keras 3's step around a subclass's ``_update``: clip, decay the weights, update, EMA."""
 
-    _EXTRA_KWARGS = Optimizer._EXTRA_KWARGS + ("use_ema", "ema_momentum",
-                                               "ema_overwrite_frequency", "decay")
+    _EXTRA_KWARGS = Optimizer._EXTRA_KWARGS + (  # type: ignore[assignment]  # a longer tuple
+        "use_ema", "ema_momentum", "ema_overwrite_frequency", "decay")
 
     def __init__(self, *args, use_ema: bool = False, ema_momentum: float = 0.99,
                  ema_overwrite_frequency: int | None = None, decay: float | None = None,
@@ -98,7 +98,7 @@ class _KerasOptimizer(Optimizer):
         lr = self._learning_rate
         if callable(lr) and not isinstance(lr, schedules.LearningRateSchedule):
             return float(lr())
-        return Optimizer.learning_rate.fget(self)  # what neuralab's optimizers return
+        return super().learning_rate  # what neuralab's optimizers return
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
@@ -137,7 +137,7 @@ class _KerasOptimizer(Optimizer):
             self._update_average(runs)
         self.iterations = t
 
-    def apply_gradients(self, grads_and_vars) -> int:
+    def apply_gradients(self, grads_and_vars) -> int:  # type: ignore[override]  # Keras returns it
         """``apply_gradients(zip(grads, params))``; pairs whose gradient is ``None`` are
         skipped with a warning (Keras). Returns ``iterations``."""
         pairs = list(grads_and_vars)
@@ -191,8 +191,8 @@ class _KerasOptimizer(Optimizer):
 
     def _update_average(self, runs) -> None:
         momentum = self.ema_momentum if self.iterations else 0.0  # the first step copies w
-        overwrite = bool(self.ema_overwrite_frequency) and \
-            (self.iterations + 1) % self.ema_overwrite_frequency == 0
+        frequency = self.ema_overwrite_frequency
+        overwrite = frequency is not None and frequency > 0 and (self.iterations + 1) % frequency == 0
         for run in runs:
             average = run.slots["average"]
             average *= momentum
