@@ -486,3 +486,23 @@ def test_backend_set_value_changes_the_learning_rate_as_in_keras_guides():
     optimizer = Adam(learning_rate=0.01)
     nl.backend.set_value(optimizer.learning_rate, 0.5)
     assert nl.backend.get_value(optimizer.learning_rate) == 0.5
+
+
+def test_fit_ends_with_the_moving_average_of_the_weights_when_use_ema():
+    """Keras' fit calls finalize_variable_values after the last epoch: with use_ema the
+    weights become their exponential moving average."""
+    import neuralab as nl
+    from neuralab.keras import optimizers as kopt
+    from neuralab.layers import Dense
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 3)), rng.standard_normal((32, 1))
+    model = nl.Sequential([Dense(2, input_shape=(3,)), Dense(1)])
+    optimizer = kopt.SGD(0.05, use_ema=True, ema_momentum=0.9)
+    model.compile(optimizer=optimizer, loss="mse")
+    seen = []
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[nl.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append([w.copy() for w in model.get_weights()]))])
+    averages = [optimizer.get_slot(p, "average").copy() for p in model.trainable_weights]
+    for w, average, last in zip(model.get_weights(), averages, seen[-1]):
+        np.testing.assert_array_equal(w, average)
+        assert not np.array_equal(w, last)  # the raw weights were replaced

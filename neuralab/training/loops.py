@@ -209,6 +209,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
                 cbs.call("on_epoch_end", epoch, logs)
                 if model.stop_training:
                     break
+            finalize = getattr(model.optimizer, "finalize_variable_values", None)
+            if finalize is not None:  # Keras: an EMA of the weights replaces them at the end
+                finalize(model.trainable_weights)
             cbs.call("on_train_end", logs)
     finally:
         model.set_buffer_reuse(False)
