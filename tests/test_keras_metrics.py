@@ -425,3 +425,21 @@ def test_fit_logs_precision_recall_auc_by_their_strings():
     expected = metrics.AUC()(y, model.predict(x, verbose=0))
     assert logs["auc"] == pytest.approx(float(expected), abs=1e-6)
     assert not math.isnan(logs["precision"])
+
+
+def test_a_vector_result_is_logged_per_class_by_fit_and_evaluate():
+    """F1Score(average=None) gives one score per class: evaluate logs that vector, equal
+    to the metric computed on the predictions directly."""
+    import neuralab as nl
+    from neuralab.layers import Dense
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    model = nl.Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    model.compile(optimizer="adam", loss="categorical_crossentropy",
+                  metrics=[nl.metrics.F1Score()])
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert np.shape(history.history["f1_score"][-1]) == (3,)
+    logged = model.evaluate(x, y, batch_size=40, verbose=0, return_dict=True)["f1_score"]
+    expected = nl.metrics.F1Score()(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(logged, np.asarray(expected), rtol=1e-6)

@@ -258,7 +258,9 @@ class Trainer(_ModelBase):
                     logs[f"{name}_loss"] = value
         for ms in metrics:
             for m in ms:
-                logs[m.name] = float(m.result())
+                value = np.asarray(m.result(), dtype=np.float64)
+                # one number as a float; a vector result (F1Score per class) as Keras logs it
+                logs[m.name] = float(value) if value.size == 1 else value.copy()
         return logs
 
     def update_metrics(self, metrics: list[list], ys) -> None:
