@@ -251,16 +251,16 @@ class Trainer(_ModelBase):
 
     def step_logs(self, loss_value: float, metrics: list[list]) -> dict:
         """``{"loss": ..., "<output>_loss": ..., "<metric>": ...}`` after a step."""
-        logs = {"loss": loss_value}
+        logs: dict[str, float | np.ndarray] = {"loss": loss_value}
         if len(self.output_names) > 1:
-            for name, value in zip(self.output_names, self._output_losses):
-                if value is not None:
-                    logs[f"{name}_loss"] = value
+            for name, loss in zip(self.output_names, self._output_losses):
+                if loss is not None:
+                    logs[f"{name}_loss"] = loss
         for ms in metrics:
             for m in ms:
-                value = np.asarray(m.result(), dtype=np.float64)
+                result = np.asarray(m.result(), dtype=np.float64)
                 # one number as a float; a vector result (F1Score per class) as Keras logs it
-                logs[m.name] = float(value) if value.size == 1 else value.copy()
+                logs[m.name] = float(result) if result.size == 1 else result.copy()
         return logs
 
     def update_metrics(self, metrics: list[list], ys) -> None:
