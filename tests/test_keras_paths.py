@@ -156,3 +156,18 @@ def test_orthogonal_by_name_in_a_layer():
     nl.Sequential([layer])
     kernel = layer.kernel.numpy().astype(np.float64)
     np.testing.assert_allclose(kernel.T @ kernel, np.eye(4), atol=1e-5)
+
+
+def test_keras_saving_save_and_load_model(tmp_path):
+    """The guide's ``keras.saving.save_model`` / ``keras.saving.load_model`` round trip."""
+    import neuralab as nl
+    from neuralab import keras
+    model = nl.Sequential([nl.layers.Dense(3, activation="relu", input_shape=(4,)),
+                           nl.layers.Dense(2)])
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    path = tmp_path / "model.nlz"
+    keras.saving.save_model(model, path)
+    np.testing.assert_array_equal(keras.saving.load_model(path).predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
+    with pytest.raises(FileExistsError):
+        keras.saving.save_model(model, path, overwrite=False)

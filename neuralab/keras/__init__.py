@@ -21,17 +21,16 @@ from .. import (
     models,
     ops,
     regularizers,
-    saving,
     utils,
 )
 from ..layers import Layer
 from ..models import Input, Model, Sequential, load_model
-from . import optimizers
+from . import optimizers, saving
 
 for _name, _module in {"activations": activations, "backend": backend, "callbacks": callbacks,
                        "initializers": initializers, "layers": layers, "losses": losses,
                        "metrics": metrics, "models": models, "ops": ops,
-                       "regularizers": regularizers, "saving": saving, "utils": utils}.items():
+                       "regularizers": regularizers, "utils": utils}.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 
 __all__ = ["Sequential", "Model", "Input", "Layer", "load_model", "ops", "activations", "backend",
