@@ -88,6 +88,7 @@ class Trainer(_ModelBase):
         self._fused: list = []
         self._flat: list[tuple[np.ndarray, np.ndarray]] = []
         self._flat_params: list[Parameter] = []
+        self._step_params: tuple[list[Parameter], list[Parameter]] | None = None
         self._output_losses: list[float | None] = []  # None for outputs without a loss
         self.last_outputs: list[np.ndarray] | None = None
         self._compile_config: dict = {}
@@ -301,16 +302,18 @@ class Trainer(_ModelBase):
         (lists, one array per input/output; ``sample_weights`` likewise, ``None`` or
         ``None`` entries for unweighted). Zeroes the gradients first; returns the total
         loss (weighted data losses + penalties)."""
-        self.zero_grad()
+        params, regularized = self._step_parameters()
+        for p in params:
+            p.zero_grad()
         outs, run = self.run_graph(xs, training, record=True)
         self.last_outputs = outs
         value, douts = self._losses_and_douts(ys, outs, True, sample_weights)
         self.backprop(run, douts, [f is not None for f in self._fused])
         value += run.penalty
-        if self._has_regularizers:
-            value += self.weight_penalty()
-            for p in self.parameters():
-                if p.regularizer is not None and p.trainable:
+        if regularized:
+            value += sum(p.penalty() for p in regularized)
+            for p in regularized:
+                if p.trainable:
                     p.regularizer.add_gradient(p.data, p.grad)
         return value
 
@@ -322,7 +325,8 @@ class Trainer(_ModelBase):
         for _, grad in self._flat:
             if not math.isfinite(float(np.add.reduce(grad))):
                 raise TrainingDiverged("a gradient is NaN or infinite")
-        cast(optimizers_module.Optimizer, self.optimizer).step(self.trainable_weights)  # compiled
+        # compiled, so there is an optimizer; it skips the weights that are not trainable
+        cast(optimizers_module.Optimizer, self.optimizer).step(self._step_parameters()[0])
         return value
 
     def test_step(self, xs, ys, sample_weights=None) -> float:
@@ -330,20 +334,28 @@ class Trainer(_ModelBase):
         self.last_outputs = outs
         value, _ = self._losses_and_douts(ys, outs, False, sample_weights)
         value += run.penalty
-        if self._has_regularizers:
-            value += self.weight_penalty()
+        regularized = self._step_parameters()[1]
+        if regularized:
+            value += sum(p.penalty() for p in regularized)
         return value
 
-    @property
-    def _has_regularizers(self) -> bool:
-        return any(p.regularizer is not None for p in self.parameters())
+    def _step_parameters(self) -> tuple[list[Parameter], list[Parameter]]:
+        """The weights and those with a regularizer, listed once per loop by
+        :meth:`prepare_training` (walking the layers on every step would cost more than a
+        small network's step)."""
+        if self._step_params is None:
+            params = self.parameters()
+            self._step_params = (params, [p for p in params if p.regularizer is not None])
+        return self._step_params
 
     def weight_penalty(self) -> float:
         """Sum of the kernel/bias regularizer penalties."""
         return sum(p.penalty() for p in self.parameters() if p.regularizer is not None)
 
     def prepare_training(self) -> None:
-        """Before a loop: flat buffers and fusion match the model's current layers."""
+        """Before a loop: flat buffers, fusion and the step's weight list match the
+        model's current layers."""
+        self._step_params = None
         self.flatten_parameters()
         self._configure_fusion()
 
