@@ -257,17 +257,20 @@ class Model(Trainer, Layer):
                                       "training=None)")
         return self._call_recorded(inputs, bool(training))
 
-    def run_graph(self, xs: list[np.ndarray], training: bool, record: bool):
+    def run_graph(self, xs: list[np.ndarray], training: bool, record: bool,
+                  input_grads: bool = False):
         """``(outputs, run)`` for the inputs ``xs`` (one array per input); ``record``
-        keeps what :meth:`backprop` needs."""
+        keeps what :meth:`backprop` needs, ``input_grads`` whether it must also return
+        dL/d(inputs) (a model used as a layer; training a model never needs them, so its
+        first layers skip computing them)."""
         with enable_grad() if record else no_grad():
             if self._graph is not None:
-                self._graph.set_input_grads(not self.skip_input_grad and record)
+                self._graph.set_input_grads(record and input_grads)
                 return self._graph.forward(xs, training, record)
-            return self._run_subclass(xs, training, record)
+            return self._run_subclass(xs, training, record and input_grads)
 
-    def _run_subclass(self, xs, training: bool, record: bool):
-        leaves = [Tensor(x, requires_grad=record and not self.skip_input_grad) for x in xs]
+    def _run_subclass(self, xs, training: bool, input_grads: bool):
+        leaves = [Tensor(x, requires_grad=input_grads) for x in xs]
         self._losses = []
         value = self._call_user(self._structure(leaves, self._input_structure), training, {})
         outs = [as_tensor(v) for v in flatten(value)]
@@ -303,7 +306,9 @@ class Model(Trainer, Layer):
         pass is kept for :meth:`backward` (a model used as a layer)."""
         xs = self._flat_inputs(x)
         self._ensure_built(xs)
-        outs, self._run = self.run_graph(xs, training, record=is_grad_enabled())
+        record = is_grad_enabled()
+        outs, self._run = self.run_graph(xs, training, record,
+                                         input_grads=not self.skip_input_grad)
         return outs[0] if len(outs) == 1 else outs
 
     def backward(self, dout):
