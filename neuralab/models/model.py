@@ -298,6 +298,13 @@ class Model(Trainer, Layer):
             backpropagate(roots, grads)
         return [leaf.grad for leaf in run.leaves]
 
+    def set_buffer_reuse(self, enabled: bool) -> None:
+        """Let every layer reuse its scratch arrays across steps (on inside fit, evaluate
+        and predict, which never hand a layer's buffer to the caller)."""
+        Layer.set_buffer_reuse(self, enabled)
+        for layer in self.layers:
+            layer.set_buffer_reuse(enabled)
+
     def fusable_layer(self, index: int):
         return self._graph.fusable_layer(index) if self._graph is not None else None
 
