@@ -38,6 +38,9 @@ class LayerStep:
         self.single = node.structure == "single"
         self.training = node.kwargs.get("training")
         self.skip_input_grad = False
+        #: an activity regularizer, or a model used as a layer (its add_loss penalties)
+        self.penalized = self.layer.activity_regularizer is not None or \
+            hasattr(self.layer, "run_graph")
 
     def forward(self, args: list, training: bool, record: bool):
         layer = self.layer
@@ -52,8 +55,7 @@ class LayerStep:
             layer.exit_call(state)
         outs = list(y) if len(self.node.outputs) > 1 else [y]
         # activity regularizers are for single-output layers: y is one array
-        penalty = layer.activity_penalty(cast(np.ndarray, y)) \
-            if layer.activity_regularizer is not None else 0.0
+        penalty = layer.activity_penalty(cast(np.ndarray, y)) if self.penalized else 0.0
         return outs, (state, y), penalty
 
     def backward(self, douts: list, saved, logits: bool) -> list:
@@ -154,6 +156,25 @@ class Graph:
         self._consumers = consumers
         self._input_grads: bool | None = None
         self.set_input_grads(False)
+        self._chain = self._as_chain()
+
+    def _as_chain(self) -> list[LayerStep] | None:
+        """The steps, when the graph is a plain chain of layers each called once on the
+        previous one's output (every Sequential): those run in a tight loop."""
+        if len(self.inputs) != 1 or len(self.outputs) != 1:
+            return None
+        t = self.inputs[0]
+        chain = []
+        for step in self.steps:
+            if not isinstance(step, LayerStep) or step.shared or not step.single \
+                    or step.training is not None or len(step.node.outputs) != 1 \
+                    or step.node.inputs[0] is not t or self._consumers.get(id(t), 0) != 1:
+                return None
+            chain.append(step)
+            t = step.node.outputs[0]
+        if t is not self.outputs[0] or self._consumers.get(id(t), 0):
+            return None
+        return chain
 
     @property
     def layers(self) -> list[Layer]:
@@ -186,6 +207,8 @@ class Graph:
         Returns ``(outputs, run)`` where ``run`` is this pass's record (the saved state of
         every step and the activity/add_loss penalty).
         """
+        if self._chain is not None:
+            return self._forward_chain(self._chain, xs[0], training)
         values: dict[int, np.ndarray] = {id(t): x for t, x in zip(self.inputs, xs)}
         saved = []
         penalty = 0.0
@@ -198,6 +221,35 @@ class Graph:
             for t, v in zip(node.outputs, outs):
                 values[id(t)] = v
         return [values[id(t)] for t in self.outputs], GraphRun(saved, penalty)
+
+    @staticmethod
+    def _forward_chain(chain: list[LayerStep], x: np.ndarray, training: bool):
+        saved = []
+        penalty = 0.0
+        for step in chain:
+            x = cast(np.ndarray, step.layer.forward(x, training))  # one array in a chain
+            if step.penalized:
+                penalty += step.layer.activity_penalty(x)
+            saved.append(x)
+        return [x], GraphRun(saved, penalty)
+
+    @staticmethod
+    def _backward_chain(chain: list[LayerStep], run: GraphRun, d, logits: bool):
+        """The chain's backward: each layer's own, last to first (as Sequential's was)."""
+        last = len(chain) - 1
+        for i in range(last, -1, -1):
+            step = chain[i]
+            layer = step.layer
+            layer.skip_input_grad = step.skip_input_grad
+            if logits and i == last:  # only fusable layers define backward_logits
+                d = layer.backward_logits(d)  # type: ignore[attr-defined]
+            else:
+                if layer.activity_regularizer is not None:
+                    d = layer.add_activity_gradient(d, run.saved[i])
+                d = layer.backward(d)
+            if d is None:
+                return [None]
+        return [d]
 
     def fusable_layer(self, index: int):
         """The layer producing output ``index`` when its backward may start from the
@@ -215,6 +267,10 @@ class Graph:
                  logits: Sequence[bool] = ()) -> list[np.ndarray | None]:
         """Backpropagate dL/d(outputs) (``None``: no gradient from that output; with
         ``logits[i]``, dL/d(logits) of output ``i``'s layer) and return dL/d(inputs)."""
+        if self._chain is not None:
+            if douts[0] is None:
+                return [None]
+            return self._backward_chain(self._chain, run, douts[0], bool(logits) and logits[0])
         grads: dict[int, np.ndarray] = {}
         logit_nodes: set[int] = set()
         for i, (t, d) in enumerate(zip(self.outputs, douts)):
