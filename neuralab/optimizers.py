@@ -90,12 +90,16 @@ class Optimizer:
         self._runs_cache: dict[tuple, list[_Run]] = {}
 
     # -- learning rate ----------------------------------------------------------------
+    def _current_learning_rate(self) -> float:
+        """The rate of the next step as a plain float (what ``step`` uses)."""
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if isinstance(lr, schedules.LearningRateSchedule) else lr
+
     @property
     def learning_rate(self) -> float:
         """The rate the next step uses (a schedule is evaluated at ``iterations``), as a
         float that Keras' ``backend.set_value`` can set (:class:`~neuralab.backend.ScalarVariable`)."""
-        lr = self._learning_rate
-        value = float(lr(self.iterations)) if isinstance(lr, schedules.LearningRateSchedule) else lr
+        value = self._current_learning_rate()
         return value if value is None else backend.ScalarVariable(value, self, "learning_rate")
 
     @learning_rate.setter
@@ -124,7 +128,7 @@ class Optimizer:
                              "or to the constructor (params=...)")
         params = [p for p in params if p.trainable]
         runs = self._runs(params)
-        lr = self.learning_rate
+        lr = self._current_learning_rate()
         self._clip(runs)
         t = self.iterations + 1
         for run in runs:

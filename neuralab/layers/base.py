@@ -209,7 +209,7 @@ class Layer:
             return
         if self.accepts_any_shape:
             return
-        expected = cast(Shape, self.input_shape)  # built, with one input
+        expected: Shape = self.input_shape  # type: ignore[assignment]  # built, one input
         if x.ndim != len(expected) or any(
                 e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])):
             raise ValueError(

@@ -227,7 +227,7 @@ class Graph:
         saved = []
         penalty = 0.0
         for step in chain:
-            x = cast(np.ndarray, step.layer.forward(x, training))  # one array in a chain
+            x = step.layer.forward(x, training)  # type: ignore[assignment]  # one array
             if step.penalized:
                 penalty += step.layer.activity_penalty(x)
             saved.append(x)

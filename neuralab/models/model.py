@@ -263,11 +263,16 @@ class Model(Trainer, Layer):
         keeps what :meth:`backprop` needs, ``input_grads`` whether it must also return
         dL/d(inputs) (a model used as a layer; training a model never needs them, so its
         first layers skip computing them)."""
+        if is_grad_enabled() == record:  # the usual case: no mode switch to pay for
+            return self._one_pass(xs, training, record, input_grads)
         with enable_grad() if record else no_grad():
-            if self._graph is not None:
-                self._graph.set_input_grads(record and input_grads)
-                return self._graph.forward(xs, training, record)
-            return self._run_subclass(xs, training, record and input_grads)
+            return self._one_pass(xs, training, record, input_grads)
+
+    def _one_pass(self, xs, training: bool, record: bool, input_grads: bool):
+        if self._graph is not None:
+            self._graph.set_input_grads(record and input_grads)
+            return self._graph.forward(xs, training, record)
+        return self._run_subclass(xs, training, record and input_grads)
 
     def _run_subclass(self, xs, training: bool, input_grads: bool):
         leaves = [Tensor(x, requires_grad=input_grads) for x in xs]

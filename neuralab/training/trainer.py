@@ -265,7 +265,7 @@ class Trainer(_ModelBase):
         return logs
 
     def update_metrics(self, metrics: list[list], ys) -> None:
-        outputs = cast(list, self.last_outputs)  # the outputs of the step just taken
+        outputs: list = self.last_outputs  # type: ignore[assignment]  # of the step just taken
         for k, ms in enumerate(metrics):
             for m in ms:
                 m.update_state(ys[k], outputs[k])
@@ -326,7 +326,8 @@ class Trainer(_ModelBase):
             if not math.isfinite(float(np.add.reduce(grad))):
                 raise TrainingDiverged("a gradient is NaN or infinite")
         # compiled, so there is an optimizer; it skips the weights that are not trainable
-        cast(optimizers_module.Optimizer, self.optimizer).step(self._step_parameters()[0])
+        optimizer: optimizers_module.Optimizer = self.optimizer  # type: ignore[assignment]
+        optimizer.step(self._step_parameters()[0])
         return value
 
     def test_step(self, xs, ys, sample_weights=None) -> float:
