@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import os
 import shutil
-import tarfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,6 +184,8 @@ def _progress(total, name, enabled):
 
 def _fetch(url: str, part: Path, timeout: float, progress: bool) -> None:
     """Download ``url`` into ``part``, resuming from its current size when possible."""
+    import http.client  # the network modules load when a download happens, not on import
+    import urllib.request
     start = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "neuralab"}
     if start:
@@ -227,6 +225,8 @@ def _fetch(url: str, part: Path, timeout: float, progress: bool) -> None:
 def download_file(remote: RemoteFile, folder: Path, progress: bool = True,
                   timeout: float = 60.0) -> Path:
     """Fetch one file into ``folder`` (trying each mirror), verified, renamed atomically."""
+    import http.client
+    import urllib.error
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / remote.name
@@ -263,6 +263,7 @@ def fetch(name: str, force: bool = False, progress: bool = True) -> Path:
 
 def _extract(archive: Path, folder: Path, member_dir: str) -> None:
     """Unpack ``member_dir/*`` of a tar archive flat into ``folder`` (regular files only)."""
+    import tarfile
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             parts = Path(member.name).parts
