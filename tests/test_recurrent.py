@@ -9,9 +9,9 @@ import pytest
 
 import neuralab
 from neuralab import gradcheck as gc
+from neuralab.initializers import Orthogonal
 from neuralab.keras import Input, Model, Sequential, layers
 from neuralab.layers.base import CallState
-from neuralab.layers.recurrent import Orthogonal
 
 from . import test_layer_calls as contract
 from .conftest import require_torch

@@ -37,43 +37,6 @@ from ..symbolic import is_symbolic
 from .base import Layer, _holds_tensor, format_shape, register
 
 
-class Orthogonal(initializers.Initializer):
-    """Keras' ``Orthogonal(gain=1.0)``: a random matrix with orthonormal rows or columns.
-
-    The shape is flattened to (prod(shape[:-1]), shape[-1]); ``q`` of the QR decomposition
-    of a normal matrix, with the signs of ``diag(r)`` folded in so the draw is uniform.
-    """
-
-    def __init__(self, gain: float = 1.0, seed: int | None = None):
-        super().__init__(seed)
-        self.gain = float(gain)
-
-    def sample(self, shape, rng):
-        rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-        cols = shape[-1] if shape else 1
-        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
-        q, r = np.linalg.qr(a)
-        q *= np.sign(np.diag(r))
-        if rows < cols:
-            q = q.T
-        return self.gain * q.reshape(shape)
-
-    def get_config(self):
-        return {"gain": self.gain, **super().get_config()}
-
-
-def _ensure_orthogonal_registered() -> None:
-    """Make ``"orthogonal"`` resolvable by :func:`neuralab.initializers.get` (and loadable)
-    unless :mod:`neuralab.initializers` already provides it."""
-    try:
-        initializers.get("orthogonal")
-    except ValueError:
-        initializers._REGISTRY.register(Orthogonal, "orthogonal")
-
-
-_ensure_orthogonal_registered()
-
-
 class Recurrent(Layer):
     """Base of the recurrent layers: the Keras arguments, the weights, the shapes, and the
     work shared by every cell (input-side product, outputs, weight gradients).
