@@ -437,10 +437,11 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("m", "v") + (("v_hat",) if self.amsgrad else ())
 
-    def _update(self, w, g, s, tmp, lr, t):
-        g = self._gradient_for_moments(w, g, lr)
+    def _moments(self, g, s, tmp):
+        """Update ``m`` and ``v`` in place and return the ``v`` to divide by (its running
+        maximum with ``amsgrad``): m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, as
+        PyTorch's lerp/addcmul (Keras writes the same update)."""
         m, v = s["m"], s["v"]
-        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, as PyTorch's lerp/addcmul
         np.subtract(g, m, out=tmp)
         tmp *= 1 - self.beta_1
         m += tmp
@@ -450,7 +451,13 @@ class Adam(Optimizer):
         v += tmp
         if self.amsgrad:
             np.maximum(s["v_hat"], v, out=s["v_hat"])
-            v = s["v_hat"]
+            return s["v_hat"]
+        return v
+
+    def _update(self, w, g, s, tmp, lr, t):
+        g = self._gradient_for_moments(w, g, lr)
+        m = s["m"]
+        v = self._moments(g, s, tmp)
         # lr/b1c * m / (sqrt(v)/sqrt(b2c) + eps) == step * m / (sqrt(v) + eps*sqrt(b2c))
         root_bias2 = math.sqrt(1 - self.beta_2 ** t)
         step = lr * root_bias2 / (1 - self.beta_1 ** t)

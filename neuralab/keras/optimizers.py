@@ -286,18 +286,9 @@ class Adam(_KerasOptimizer, optimizers.Adam):
     """
 
     def _update(self, w, g, s, tmp, lr, t):
-        m, v = s["m"], s["v"]
+        m = s["m"]
         alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        np.subtract(g, m, out=tmp)
-        tmp *= 1 - self.beta_1
-        m += tmp
-        np.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1 - self.beta_2
-        v += tmp
-        if self.amsgrad:
-            np.maximum(s["v_hat"], v, out=s["v_hat"])
-            v = s["v_hat"]
+        v = self._moments(g, s, tmp)
         np.sqrt(v, out=tmp)
         tmp += self.epsilon
         np.divide(m, tmp, out=tmp)
