@@ -33,6 +33,22 @@ def float64():
 
 
 @pytest.fixture
+def torch_float64():
+    """PyTorch and neuralab.torch both make float64 tensors from Python floats (and
+    PyTorch runs single-threaded: its thread pool only adds waiting on tiny tensors)."""
+    torch = require_torch()
+    import neuralab.torch as nt
+    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    nt.set_default_dtype(nt.float64)
+    yield
+    torch.set_default_dtype(previous)
+    torch.set_num_threads(threads)
+    nt.set_default_dtype(nt.float32)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(2024)
 

@@ -20,17 +20,7 @@ torch = require_torch()
 TOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    """Both libraries make float64 weights and tensors from Python floats in these tests."""
-    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)  # tiny tensors: PyTorch's thread pool only adds waiting
-    nt.set_default_dtype(nt.float64)
-    yield
-    torch.set_default_dtype(previous)
-    torch.set_num_threads(threads)
-    nt.set_default_dtype(nt.float32)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # float64 in both libraries
 
 
 def build(name: str, *args, **kwargs):
