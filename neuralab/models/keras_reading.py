@@ -146,8 +146,8 @@ def set_layer_weights(layer, arrays: list, where: str, group: str) -> None:
     expected = [tuple(w.shape) for w in layer.get_weights()]
     got = [tuple(a.shape) for a in arrays]
     if expected != got:
-        raise InputError(f"layer {layer.name!r} ({type(layer).__name__}) has weights of shapes "
-                         f"{expected}, the file holds {got} at {group}", where)
+        raise InputError(f"Layer {layer.name!r} ({type(layer).__name__}) expects weights of "
+                         f"shapes {expected}, the file has {got} at {group}", where)
     layer.set_weights(arrays)
 
 
