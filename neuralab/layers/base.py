@@ -536,6 +536,9 @@ LAYERS = Registry("layer", Layer, case_sensitive=True)
 
 
 def _holds_tensor(value) -> bool:
+    """Whether ``value`` is, or is a list/tuple/dict holding, a :class:`Tensor`."""
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, Tensor):
         return True
     return isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value)

@@ -120,10 +120,6 @@ class TapeStep:
             backpropagate(roots, grads)
         return [leaf.grad for leaf in leaves]
 
-    @property
-    def has_losses(self) -> bool:
-        return self.is_layer
-
 
 class Graph:
     """The nodes from ``inputs`` to ``outputs`` (symbolic tensors), in running order.

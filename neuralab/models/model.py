@@ -35,8 +35,8 @@ import json
 import numpy as np
 
 from .. import backend
-from ..layers.base import Layer, format_shape
-from ..symbolic import KerasTensor, flatten, infer_output_shapes
+from ..layers.base import Layer, _holds_tensor, format_shape
+from ..symbolic import KerasTensor, flatten, infer_output_shapes, is_symbolic
 from ..tensor import Tensor, as_tensor, backpropagate, enable_grad, is_grad_enabled, no_grad
 from ..training import Trainer
 from .graph import Graph
@@ -337,7 +337,7 @@ class Model(Trainer, Layer):
         return self._run.penalty if self._run is not None else 0.0
 
     def __call__(self, inputs, *args, **kwargs):
-        if isinstance(inputs, (np.ndarray, list, tuple, dict)) and not _holds_symbolic(inputs) \
+        if isinstance(inputs, (np.ndarray, list, tuple, dict)) and not is_symbolic(inputs) \
                 and not _holds_tensor(inputs):
             training = kwargs.pop("training", args[0] if args else False)
             xs = self._flat_inputs(inputs)
@@ -428,14 +428,6 @@ class Model(Trainer, Layer):
 
 def _is_shape_list(value) -> bool:
     return isinstance(value, list) and bool(value) and isinstance(value[0], (tuple, list))
-
-
-def _holds_symbolic(value) -> bool:
-    return any(isinstance(v, KerasTensor) for v in flatten(value))
-
-
-def _holds_tensor(value) -> bool:
-    return any(isinstance(v, Tensor) for v in flatten(value))
 
 
 __all__ = ["Model", "format_shape"]
