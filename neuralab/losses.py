@@ -79,25 +79,37 @@ class Loss:
     def has_own_gradient(self) -> bool:
         return type(self).gradient is not Loss.gradient
 
-    def value(self, y_true, y_pred) -> float:
-        """The batch loss: the mean of ``call``."""
+    def value(self, y_true, y_pred, sample_weight=None) -> float:
+        """The batch loss: the mean of ``call`` (each sample's losses times its weight
+        when ``sample_weight`` (N,) is given: Keras' ``sum(w * loss) / N``)."""
         if self.has_own_gradient:
-            return float(self.call(y_true, y_pred).mean())
-        with no_grad():
-            return float(np.mean(np.asarray(self.call(Tensor(y_true), Tensor(y_pred)))))
+            per = self.call(y_true, y_pred)
+        else:
+            with no_grad():
+                per = np.asarray(self.call(Tensor(y_true), Tensor(y_pred)))
+        return float(np.mean(per if sample_weight is None
+                             else per * per_sample(sample_weight, per.ndim)))
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
         """dL/dy_pred for the batch mean L; same shape as ``y_pred``. By default found by
         backpropagating through the ops ``call`` used."""
         return self.value_and_gradient(y_true, y_pred)[1]
 
-    def value_and_gradient(self, y_true, y_pred) -> tuple[float, np.ndarray]:
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None
+                           ) -> tuple[float, np.ndarray]:
+        """:meth:`value` and dL/dy_pred; with ``sample_weight`` each sample's row of the
+        gradient is scaled by its weight."""
         if self.has_own_gradient:
-            return float(self.call(y_true, y_pred).mean()), self.gradient(y_true, y_pred)
+            grad = self.gradient(y_true, y_pred)
+            if sample_weight is not None:
+                grad = grad * per_sample(sample_weight, grad.ndim, grad.dtype)
+            return self.value(y_true, y_pred, sample_weight), grad
         p = Tensor(y_pred, requires_grad=True)
         with enable_grad():
-            per_sample = as_tensor(self.call(Tensor(y_true), p))
-            loss = ops.mean(per_sample) if per_sample.requires_grad else None
+            per = as_tensor(self.call(Tensor(y_true), p))
+            if sample_weight is not None:
+                per = ops.multiply(per, per_sample(sample_weight, per.ndim, per.dtype))
+            loss = ops.mean(per) if per.requires_grad else None
         if loss is None:
             raise ValueError(f"{self.name}: call(y_true, y_pred) returned a value that does not "
                              "depend on y_pred through neuralab.ops, so it has no gradient")
@@ -130,6 +142,12 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def per_sample(sample_weight: np.ndarray, ndim: int, dtype=None) -> np.ndarray:
+    """Weights (N,) shaped to broadcast over the rows of a rank-``ndim`` array (N, ...)."""
+    w = sample_weight.reshape(sample_weight.shape + (1,) * (ndim - 1))
+    return w if dtype is None else w.astype(dtype, copy=False)
 
 
 class LossFunctionWrapper(Loss):

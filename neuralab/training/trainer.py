@@ -25,11 +25,9 @@ import numpy as np
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import ops
 from .. import optimizers as optimizers_module
 from ..layers.dense import ActivationMixin
 from ..parameter import Parameter
-from ..tensor import Tensor, as_tensor, enable_grad
 from .data import prepare_inputs, prepare_targets
 
 
@@ -284,14 +282,16 @@ class Trainer(_ModelBase):
             weight = self._loss_weights[k]
             fused = self._fused[k] if k < len(self._fused) else None
             sw = None if sample_weights is None else sample_weights[k]
-            if sw is not None:
-                value, grad = _weighted_loss(loss, fused, ys[k], outs[k], sw, need_grad)
-            elif fused is not None:
-                value, grad = loss.from_logits_grad(ys[k], fused.logits.reshape(outs[k].shape), outs[k])
+            if fused is not None and (sw is None or need_grad):
+                value, grad = loss.from_logits_grad(ys[k], fused.logits.reshape(outs[k].shape),
+                                                    outs[k])
+                if sw is not None:  # each sample's row of dL/dz scaled by its weight
+                    value = loss.value(ys[k], outs[k], sw)
+                    grad = grad * losses_module.per_sample(sw, grad.ndim, grad.dtype)
             elif need_grad:
-                value, grad = loss.value_and_gradient(ys[k], outs[k])
+                value, grad = loss.value_and_gradient(ys[k], outs[k], sw)
             else:
-                value, grad = loss.value(ys[k], outs[k]), None
+                value, grad = loss.value(ys[k], outs[k], sw), None
             self._output_losses.append(value)
             total += weight * value
             douts.append(grad if grad is None or weight == 1.0 else grad * weight)
@@ -430,29 +430,6 @@ class Trainer(_ModelBase):
         grads = [p.grad.copy() if p.trainable else np.zeros_like(p.data)
                  for p in self.parameters()]
         return value, grads
-
-
-def _weighted_loss(loss, fused, y, out, sw, need_grad: bool):
-    """Keras' weighted mean ``sum(w_i * l_i) / N`` and its gradient: each sample's row of
-    the unweighted gradient (of the mean) scaled by its weight."""
-    if not loss.has_own_gradient:
-        p = Tensor(out, requires_grad=need_grad)
-        with enable_grad():
-            per = as_tensor(loss.call(Tensor(y), p))
-            w = sw.reshape(sw.shape + (1,) * (per.ndim - 1)).astype(per.dtype, copy=False)
-            total = ops.mean(per * w)
-        if not need_grad:
-            return float(total.data), None
-        total.backward()
-        return float(total.data), p.grad
-    per = loss.call(y, out)
-    w = sw.reshape(sw.shape + (1,) * (per.ndim - 1))
-    value = float(np.mean(per * w))
-    if not need_grad:
-        return value, None
-    grad = loss.from_logits_grad(y, fused.logits.reshape(out.shape), out)[1] if fused is not None \
-        else loss.gradient(y, out)
-    return value, grad * sw.reshape(sw.shape + (1,) * (grad.ndim - 1)).astype(grad.dtype)
 
 
 def _views(p: Parameter, flat) -> bool:
