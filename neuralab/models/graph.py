@@ -25,7 +25,7 @@ import numpy as np
 
 from ..layers.base import CallState, Layer
 from ..symbolic import KerasTensor, Node, flatten, graph_nodes
-from ..tensor import Tensor, backpropagate, enable_grad, no_grad
+from ..tensor import Tensor, as_tensor, backpropagate, enable_grad, no_grad
 
 
 class LayerStep:
@@ -77,6 +77,35 @@ class LayerStep:
         return [dx] if self.single else list(dx)
 
 
+class TapeRun:
+    """One pass through the tape (an op node, a call-only layer, a subclassed model's
+    ``call``): its input leaves, outputs and ``add_loss`` tensors, whose backward
+    backpropagates the outputs' gradients and d(loss)/d(loss) = 1 together."""
+
+    __slots__ = ("leaves", "outputs", "losses", "penalty")
+
+    def __init__(self, leaves: list[Tensor], value, losses):
+        self.leaves = leaves
+        self.outputs = [as_tensor(v) for v in flatten(value)]
+        self.losses = [as_tensor(v) for v in losses]
+        self.penalty = float(sum(float(np.sum(t.data)) for t in self.losses))
+
+    def backward(self, douts: Sequence) -> list:
+        """Fill the weights' ``grad``; dL/d(leaves) (``None`` where not needed)."""
+        roots, grads = [], []
+        for t, g in zip(self.outputs, douts):
+            if g is not None and t.requires_grad:
+                roots.append(t)
+                grads.append(g)
+        for t in self.losses:
+            if t.requires_grad:
+                roots.append(t)
+                grads.append(np.ones_like(t.data))
+        if roots:
+            backpropagate(roots, grads)
+        return [leaf.grad for leaf in self.leaves]
+
+
 class TapeStep:
     """A node differentiated through the tape: an op, or a layer defining only ``call``."""
 
@@ -97,28 +126,13 @@ class TapeStep:
                 value = layer._call_user(node.arguments(leaves),
                                          training if call_training is None else call_training,
                                          kwargs)
-                losses = [v if isinstance(v, Tensor) else Tensor(v) for v in layer.losses]
+                run = TapeRun(leaves, value, layer.losses)
             else:
-                value = node.operation(*node.arguments(leaves), **node.kwargs)
-                losses = []
-        outs = [v if isinstance(v, Tensor) else Tensor(v) for v in flatten(value)]
-        penalty = float(sum(float(np.sum(t.data)) for t in losses))
-        return [t.data for t in outs], (leaves, outs, losses), penalty
+                run = TapeRun(leaves, node.operation(*node.arguments(leaves), **node.kwargs), [])
+        return [t.data for t in run.outputs], run, run.penalty
 
-    def backward(self, douts: list, saved, logits: bool) -> list:
-        leaves, outs, losses = saved
-        roots, grads = [], []
-        for t, g in zip(outs, douts):
-            if g is not None and t.requires_grad:
-                roots.append(t)
-                grads.append(g)
-        for t in losses:
-            if t.requires_grad:
-                roots.append(t)
-                grads.append(np.ones_like(t.data))
-        if roots:
-            backpropagate(roots, grads)
-        return [leaf.grad for leaf in leaves]
+    def backward(self, douts: list, saved: TapeRun, logits: bool) -> list:
+        return saved.backward(douts)
 
 
 class Graph:
@@ -280,7 +294,7 @@ class Graph:
             node = step.node
             douts_node = [grads.pop(id(t), None) for t in node.outputs]
             if all(d is None for d in douts_node) and not (
-                    isinstance(step, TapeStep) and saved[2]):
+                    isinstance(saved, TapeRun) and saved.losses):
                 continue
             dxs = step.backward(douts_node, saved, id(node) in logit_nodes)
             for t, dx in zip(node.inputs, dxs):

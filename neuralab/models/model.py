@@ -37,18 +37,9 @@ import numpy as np
 from .. import backend
 from ..layers.base import Layer, _holds_tensor, format_shape
 from ..symbolic import KerasTensor, flatten, infer_output_shapes, is_symbolic
-from ..tensor import Tensor, as_tensor, backpropagate, enable_grad, is_grad_enabled, no_grad
+from ..tensor import Tensor, enable_grad, is_grad_enabled, no_grad
 from ..training import Trainer
-from .graph import Graph
-
-
-class SubclassRun:
-    """One forward pass of a subclassed model: the tape's inputs, outputs and losses."""
-
-    __slots__ = ("leaves", "outputs", "losses", "penalty")
-
-    def __init__(self, leaves, outputs, losses, penalty):
-        self.leaves, self.outputs, self.losses, self.penalty = leaves, outputs, losses, penalty
+from .graph import Graph, TapeRun
 
 
 class Model(Trainer, Layer):
@@ -278,30 +269,18 @@ class Model(Trainer, Layer):
         leaves = [Tensor(x, requires_grad=input_grads) for x in xs]
         self._losses = []
         value = self._call_user(self._structure(leaves, self._input_structure), training, {})
-        outs = [as_tensor(v) for v in flatten(value)]
+        run = TapeRun(leaves, value, self.losses)
+        outs = [o.data for o in run.outputs]
         if self._subclass_output_shapes is None or len(self._subclass_output_shapes) != len(outs):
             self._subclass_output_shapes = [(None,) + o.shape[1:] for o in outs]
-        losses = [as_tensor(v) for v in self.losses]
-        penalty = float(sum(float(np.sum(t.data)) for t in losses))
-        return [o.data for o in outs], SubclassRun(leaves, outs, losses, penalty)
+        return outs, run
 
     def backprop(self, run, douts, logits=()) -> list:
         """Backpropagate dL/d(outputs) of the pass ``run``: fills the weights' ``grad``
         and returns dL/d(inputs) (``None`` where not needed)."""
         if self._graph is not None:
             return self._graph.backward(run, douts, logits)
-        roots, grads = [], []
-        for t, d in zip(run.outputs, douts):
-            if d is not None and t.requires_grad:
-                roots.append(t)
-                grads.append(d)
-        for t in run.losses:
-            if t.requires_grad:
-                roots.append(t)
-                grads.append(np.ones_like(t.data))
-        if roots:
-            backpropagate(roots, grads)
-        return [leaf.grad for leaf in run.leaves]
+        return run.backward(douts)
 
     def set_buffer_reuse(self, enabled: bool) -> None:
         """Let every layer reuse its scratch arrays across steps (on inside fit, evaluate
