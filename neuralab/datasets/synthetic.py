@@ -113,3 +113,42 @@ def make_sine(n: int = 100, noise: float = 0.1, seed=None) -> tuple[np.ndarray, 
     x = rng.random(n)
     y = np.sin(2 * np.pi * x) + rng.normal(0, noise, n)
     return x[:, None], y[:, None]
+
+
+#: Input features a 2-D (or 1-D) point can be expanded into (TensorFlow Playground's set).
+FEATURES = {
+    "x1": lambda x: x[:, 0],
+    "x2": lambda x: x[:, 1],
+    "x1^2": lambda x: x[:, 0] ** 2,
+    "x2^2": lambda x: x[:, 1] ** 2,
+    "x1*x2": lambda x: x[:, 0] * x[:, 1],
+    "sin(x1)": lambda x: np.sin(x[:, 0]),
+    "sin(x2)": lambda x: np.sin(x[:, 1]),
+}
+
+
+def expand_features(x: np.ndarray, names) -> np.ndarray:
+    """The columns ``names`` (keys of :data:`FEATURES`) computed from the points ``x``.
+
+    Shape: x (N, 2) or (N, 1) -> (N, len(names)), in ``x``'s float type. Features of
+    ``x2`` need 2-D points.
+
+    Example:
+        >>> expand_features(np.array([[2.0, 3.0]]), ["x1", "x1*x2"])
+        array([[2., 6.]])
+    """
+    names = list(names)
+    if not names:
+        raise ValueError(f"features: expected a non-empty list of names from {list(FEATURES)}")
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ValueError(f"features: unknown {unknown}; known: {list(FEATURES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"features: names repeat: {names}")
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] not in (1, 2):
+        raise ValueError(f"features need points of shape (N, 2) or (N, 1), got {x.shape}")
+    if x.shape[1] == 1 and any("x2" in n for n in names):
+        raise ValueError(f"features: {[n for n in names if 'x2' in n]} need 2-D points; "
+                         "these data have only x1")
+    return np.column_stack([FEATURES[n](x) for n in names]).astype(x.dtype, copy=False)

@@ -4,8 +4,11 @@ Loaders (``loader = "..."``) and their own options:
 
 =================  ===========================================================================
 synthetic          ``generator`` (lecture | moons | xor | circles | spirals), ``n_samples``
-                   (400), ``n_test`` (400), ``noise``: seeded 2-D points
-sine               ``n_samples`` (100), ``n_test`` (200), ``noise`` (0.1): y = sin(2 pi x) + e
+                   (400), ``n_test`` (400), ``noise``: seeded 2-D points; ``features``
+                   (``["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]``, any
+                   of them; default the point itself) as the playground's inputs
+sine               ``n_samples`` (100), ``n_test`` (200), ``noise`` (0.1): y = sin(2 pi x) + e;
+                   ``features`` (of x1 only)
 mnist              ``path``, ``download``, ``classes`` (keep these labels, renumbered 0..k-1)
 fashion_mnist      same options; ``classes = [0, 1, 2, 3, 4]`` stands in for the EE449 set
 cifar10            same options
@@ -118,8 +121,14 @@ def _images(loader, path, download, classes, names):
                    classes=names, info={"image_shape": add_channel(train[0]).shape[1:]})
 
 
+def _with_features(x: np.ndarray, features) -> np.ndarray:
+    """``x`` as float32, expanded into ``features`` (names of datasets.synthetic.FEATURES)."""
+    from ..datasets.synthetic import expand_features
+    return (x if features is None else expand_features(x, features)).astype(np.float32)
+
+
 def load_synthetic(seed: int, generator: str = "lecture", n_samples: int = 400,
-                   n_test: int = 400, noise: float | None = None) -> LabData:
+                   n_test: int = 400, noise: float | None = None, features=None) -> LabData:
     from ..datasets import synthetic
     makers = {"lecture": synthetic.make_lecture_synthetic, "moons": synthetic.make_moons,
               "xor": synthetic.make_xor, "circles": synthetic.make_circles,
@@ -130,16 +139,18 @@ def load_synthetic(seed: int, generator: str = "lecture", n_samples: int = 400,
     rng = np.random.default_rng(seed)
     x, y = makers[generator](n_samples + n_test, seed=rng, **kwargs)
     classes = [str(c) for c in range(int(y.max()) + 1)]
-    return LabData(x[:n_samples].astype(np.float32), y[:n_samples], x_test=x[n_samples:]
-                   .astype(np.float32), y_test=y[n_samples:], classes=classes,
-                   info={"generator": generator})
+    x = _with_features(x, features)
+    return LabData(x[:n_samples], y[:n_samples], x_test=x[n_samples:], y_test=y[n_samples:],
+                   classes=classes, info={"generator": generator})
 
 
-def load_sine(seed: int, n_samples: int = 100, n_test: int = 200, noise: float = 0.1) -> LabData:
+def load_sine(seed: int, n_samples: int = 100, n_test: int = 200, noise: float = 0.1,
+              features=None) -> LabData:
     from ..datasets.synthetic import make_sine
     x, y = make_sine(n_samples + n_test, noise=noise, seed=np.random.default_rng(seed))
-    return LabData(x[:n_samples].astype(np.float32), y[:n_samples].astype(np.float32),
-                   x_test=x[n_samples:].astype(np.float32), y_test=y[n_samples:].astype(np.float32),
+    x = _with_features(x, features)
+    return LabData(x[:n_samples], y[:n_samples].astype(np.float32),
+                   x_test=x[n_samples:], y_test=y[n_samples:].astype(np.float32),
                    info={"true_function": "sin(2 pi x)", "noise": noise})
 
 
