@@ -26,7 +26,8 @@ from .registry import Registry
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
-           "LambdaCallback", "StopAtTarget", "GradientNorm", "ProgressLogger"]
+           "LambdaCallback", "StopAtTarget", "GradientNorm", "ProgressLogger",
+           "LiveLearningCurve"]
 
 
 class Callback:
@@ -133,6 +134,22 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def plot(self, metrics=None, figure=None):
+        """Loss and metrics per epoch, train and validation, one panel each (matplotlib).
+
+        ``metrics`` picks quantities by name (default: the loss and every metric);
+        ``figure`` draws on an existing figure. Returns the ``Figure``; its ``axes`` hold
+        one line per curve. In a notebook: ``history.plot();``"""
+        from .training.display import draw_history, history_quantities, new_figure
+        if figure is None:
+            figure = new_figure(len(history_quantities(self.history, metrics)))
+        draw_history(figure, self.history, metrics, self.epoch)
+        return figure
+
+    def _repr_html_(self) -> str:
+        from .training.display import history_html
+        return history_html(self.history, self.epoch)
 
 
 def _monitor_mode(monitor: str, mode: str) -> str:
@@ -486,8 +503,10 @@ class ProgressLogger(Callback):
     """Keras-style console output, added by ``fit(verbose=1|2)``.
 
     ``verbose=1`` on a terminal: a tqdm bar per epoch with the running loss and metrics.
-    Otherwise (``verbose=2``, or output redirected to a file or pipe) one line per epoch,
-    so logs are not flooded with bar redraws.
+    ``verbose=1`` in a Jupyter notebook: one ``tqdm.auto`` bar per epoch, labelled with the
+    epoch and left in place with its final logs (a widget with ipywidgets, else a text bar
+    redrawn in place). Otherwise (``verbose=2``, or output redirected to a file or pipe)
+    one line per epoch, so logs are not flooded with bar redraws.
     """
 
     def __init__(self, verbose: int = 1, stream=None):
@@ -498,14 +517,21 @@ class ProgressLogger(Callback):
     def on_train_begin(self, logs=None):
         stream = self.stream or sys.stdout
         self._out = stream
-        self._use_bar = self.verbose == 1 and getattr(stream, "isatty", lambda: False)()
+        from .training.display import in_notebook
+        self._notebook = self.verbose == 1 and self.stream is None and in_notebook()
+        self._use_bar = self._notebook or (
+            self.verbose == 1 and getattr(stream, "isatty", lambda: False)())
         self._bar = None
         self._epochs = self.params.get("epochs")
         self._steps = self.params.get("steps")
 
     def on_epoch_begin(self, epoch, logs=None):
-        print(f"Epoch {epoch + 1}/{self._epochs}", file=self._out)
         self._start = _now()
+        if self._notebook:
+            self._bar = _make_notebook_bar(self._steps, f"Epoch {epoch + 1}/{self._epochs}")
+            if self._bar is not None:
+                return
+        print(f"Epoch {epoch + 1}/{self._epochs}", file=self._out)
         if self._use_bar:
             self._bar = _make_bar(self._steps, self._out)
 
@@ -516,6 +542,12 @@ class ProgressLogger(Callback):
                 self._bar.set_postfix_str(format_logs(logs), refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None and self._notebook:
+            # the bar stays as the epoch's record, with validation logs added
+            self._bar.set_postfix_str(format_logs(logs), refresh=False)
+            self._bar.close()
+            self._bar = None
+            return
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -528,6 +560,105 @@ class ProgressLogger(Callback):
     # so CallbackList sees batch hooks only when a bar is shown
     def wants_batches(self) -> bool:
         return self._use_bar
+
+
+class _PNG:
+    """A PNG image that IPython displays (any object with ``_repr_png_``)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def _repr_png_(self) -> bytes:
+        return self.data
+
+
+class _Text:
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        import html
+        return f"<p><i>{html.escape(self.text)}</i></p>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class LiveLearningCurve(Callback):
+    """Redraw the loss and metrics (train and validation) in place after each epoch of
+    ``fit``, in a Jupyter notebook.
+
+    One figure per ``fit`` call, replaced through an IPython display handle (``display(...,
+    display_id=True)`` then ``handle.update(...)``), so the output cell holds one picture
+    however many epochs run. Outside a notebook it draws nothing and says so once (a
+    ``UserWarning``); use ``history.plot()`` after ``fit`` there.
+
+    Args:
+        metrics: quantities to draw (default: the loss and every metric).
+        every: redraw every ``every`` epochs (and after the last one).
+        handle: where to show the figure, anything with ``update(obj)``; default: a new
+            IPython display handle when running in a notebook.
+
+    Example::
+
+        model.fit(x, y, epochs=50, validation_split=0.2, verbose=0,
+                  callbacks=[LiveLearningCurve()])
+    """
+
+    _told = False  # the "not a notebook" message is given once per process
+
+    def __init__(self, metrics=None, every: int = 1, handle=None):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.metrics = metrics
+        self.every = every
+        self._given_handle = handle
+        self.handle = handle
+        self.history: dict[str, list] = {}
+        self.epochs: list[int] = []
+        self.figure = None
+        self.draws = 0
+        self._drawn_epochs = 0
+
+    def on_train_begin(self, logs=None):
+        self.history, self.epochs, self.figure, self._drawn_epochs = {}, [], None, 0
+        self.handle = self._given_handle
+        if self.handle is not None:
+            return
+        from .training.display import in_notebook
+        if in_notebook():  # a new picture for every fit call
+            from IPython.display import display
+            self.handle = display(_Text("LiveLearningCurve: the curves appear after the "
+                                        "first epoch"), display_id=True)
+        elif not LiveLearningCurve._told:
+            LiveLearningCurve._told = True
+            warnings.warn("LiveLearningCurve draws only in a Jupyter notebook; here it does "
+                          "nothing (use history.plot() after fit)", UserWarning, stacklevel=2)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.handle is None:
+            return
+        self.epochs.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        if len(self.epochs) % self.every == 0 or epoch + 1 >= self.params.get("epochs", 0):
+            self.redraw()
+
+    def on_train_end(self, logs=None):
+        if self.handle is not None and len(self.epochs) > self._drawn_epochs:
+            self.redraw()  # stopped early between two redraws
+
+    def redraw(self) -> None:
+        """Draw the curves recorded so far and update the display handle."""
+        from .training.display import draw_history, figure_png, history_quantities, new_figure
+        if self.figure is None:
+            self.figure = new_figure(len(history_quantities(self.history, self.metrics)),
+                                     pyplot=False)
+        draw_history(self.figure, self.history, self.metrics, self.epochs)
+        self.handle.update(_PNG(figure_png(self.figure)))
+        self.draws += 1
+        self._drawn_epochs = len(self.epochs)
 
 
 def format_logs(logs) -> str:
@@ -556,9 +687,22 @@ def _make_bar(total, stream):
                 mininterval=0.1)
 
 
+def _make_notebook_bar(total, description: str):
+    """A ``tqdm.auto`` bar that stays after closing (``None`` without tqdm: epoch lines)."""
+    try:
+        with warnings.catch_warnings():  # tqdm warns when ipywidgets is missing
+            warnings.simplefilter("ignore")
+            from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=description, leave=True, unit="step", mininterval=0.1,
+                file=sys.stdout)
+
+
 _REGISTRY = Registry("callback", Callback, case_sensitive=True, classes=(
     History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau,
-    TerminateOnNaN, CSVLogger, LambdaCallback, StopAtTarget, GradientNorm, ProgressLogger))
+    TerminateOnNaN, CSVLogger, LambdaCallback, StopAtTarget, GradientNorm, ProgressLogger,
+    LiveLearningCurve))
 
 
 def get(identifier) -> Callback:

@@ -352,6 +352,11 @@ class Model(Trainer, Layer):
         from .summary import summary_text
         (print_fn or print)(summary_text(self, line_length=line_length, positions=positions))
 
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table: how a notebook shows a model."""
+        from .summary import summary_html
+        return summary_html(self)
+
     def get_config(self) -> dict:
         if self._graph is None:
             config = {"name": self.name, "trainable": self.trainable}
