@@ -235,3 +235,55 @@ def write_report(root, figures: bool = True) -> Path:
     path = store.root / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+class Report:
+    """A results folder's report, shown inline by Jupyter (``_repr_html_``).
+
+    The page is written (or rewritten, when trials are newer than it) on first display and
+    embedded in a sandboxed ``<iframe srcdoc=...>``, so its styles stay out of the notebook.
+    """
+
+    def __init__(self, root, height: int = 650):
+        self.root = Path(root)
+        if not ResultsStore(self.root).is_results_folder():
+            raise ValueError(f"{self.root} is not a neuralab results folder (no "
+                             "experiment.json): pass the -o folder of 'neuralab run' or "
+                             "'neuralab lab run'")
+        self.height = height
+
+    def path(self) -> Path:
+        """``report.html``, written first when missing or older than any trial's result."""
+        page = self.root / "report.html"
+        results = [p.stat().st_mtime for p in self.root.glob("trials/*/result.json")]
+        if not page.is_file() or page.stat().st_mtime < max(results, default=0.0):
+            write_report(self.root)
+        return page
+
+    def _repr_html_(self) -> str:
+        page = self.path().read_text(encoding="utf-8")
+        return (f'<iframe srcdoc="{_e(page)}" sandbox="" title="neuralab report: '
+                f'{_e(self.root.name)}" style="width:100%;height:{int(self.height)}px;'
+                'border:1px solid #ddd"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"Report({str(self.path())!r})"
+
+
+def show(root, height: int = 650) -> None:
+    """Show the report of results folder ``root`` inline in a notebook (outside one, print
+    the path of its ``report.html``). ``Report(root)`` as a cell's last expression shows
+    it too.
+
+    Example::
+
+        from neuralab import report
+        report.show("results/synthetic")
+    """
+    shown = Report(root, height)
+    from .training.display import in_notebook
+    if in_notebook():
+        from IPython.display import display
+        display(shown)
+    else:
+        print(shown.path())
