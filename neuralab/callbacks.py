@@ -705,13 +705,28 @@ _REGISTRY = Registry("callback", Callback, case_sensitive=True, classes=(
     LiveLearningCurve))
 
 
+def _registry() -> Registry:
+    """The callback registry with :class:`~neuralab.tensorboard.TensorBoard` in it (its
+    module subclasses Callback, so it is imported on first use, not here)."""
+    from . import tensorboard  # noqa: F401 - registers TensorBoard
+
+    return _REGISTRY
+
+
+def __getattr__(name: str):
+    if name == "TensorBoard":
+        from .tensorboard import TensorBoard
+        return TensorBoard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def get(identifier) -> Callback:
     """Resolve a class name (``"EarlyStopping"``), a ``{"class_name": ..., "config": {...}}``
     dict (the config holds constructor arguments), a Callback class or instance."""
-    return _REGISTRY.get(identifier)
+    return _registry().get(identifier)
 
 
 def deserialize(config, custom_objects: dict | None = None) -> Callback:
     """A callback from ``{"class_name": ..., "config": {...}}``; ``custom_objects`` maps names
     to your own classes."""
-    return _REGISTRY.deserialize(config, custom_objects)
+    return _registry().deserialize(config, custom_objects)

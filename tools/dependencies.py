@@ -9,7 +9,7 @@ Layers, lowest first (a module may import its own layer and those below it)::
                symbolic, ops, activations, initializers, regularizers, functional,
                losses, metrics, optimizers, schedules, datasets (data files, batching)
     layers     neuralab.layers
-    training   neuralab.training, callbacks (the trainer and its loops)
+    training   neuralab.training, callbacks, tensorboard (the trainer, its loops, callbacks)
     models     neuralab.models (graphs; Model inherits the Trainer, as in Keras), gradcheck
     front ends neuralab.keras, neuralab.torch (and torchvision), sklearn, export, audio, plots
     labs       neuralab.experiments, labs, report
@@ -32,7 +32,7 @@ LAYERS = [
               "parameter", "symbolic", "ops", "activations", "initializers", "regularizers",
               "functional", "losses", "metrics", "optimizers", "schedules", "datasets"}),
     ("layers", {"layers"}),
-    ("training", {"training", "callbacks"}),
+    ("training", {"training", "callbacks", "tensorboard"}),
     ("models", {"models", "gradcheck"}),
     ("front ends", {"keras", "torch", "torchvision", "sklearn", "export", "audio", "plots"}),
     ("labs", {"experiments", "labs", "report"}),
