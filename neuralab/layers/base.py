@@ -94,12 +94,14 @@ class CallState:
 class Layer:
     """Base class of all layers.
 
-    Args:
-        name: unique name; defaults to the snake-case class name (``dense``, ``dense_1``).
-        trainable: whether optimizers update this layer's weights.
-        dtype: ``"float32"``/``"float64"``; defaults to :func:`neuralab.backend.floatx`.
-        input_shape: shape of one sample, e.g. ``(784,)``; lets a model build eagerly.
-        activity_regularizer: penalty on the layer's output (divided by the batch size).
+    Keyword Args:
+        name (str | None): unique name; defaults to the snake-case class name (``dense``, ``dense_1``).
+        trainable (bool): whether optimizers update this layer's weights.
+        dtype (str | None): ``"float32"``/``"float64"``; defaults to :func:`neuralab.backend.floatx`.
+        input_shape (tuple[int, ...] | None): shape of one sample, e.g. ``(784,)``; lets a model
+            build eagerly.
+        activity_regularizer (Regularizer | str | None): penalty on the layer's output (divided by
+            the batch size).
     """
 
     #: elementwise layers (activations, dropout) work on inputs of any shape once built

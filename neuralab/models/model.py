@@ -45,10 +45,12 @@ from .graph import Graph, TapeRun
 class Model(Trainer, Layer):
     """A trainable graph of layers: ``Model(inputs, outputs)`` or a subclass with ``call``.
 
-    Args:
-        inputs: a symbolic tensor (``Input(...)``), a list, or a dict of them.
-        outputs: the symbolic tensor(s) computed from ``inputs``: one, a list or a dict.
-        name: the model name.
+    Keyword Args:
+        inputs (KerasTensor | list | dict): a symbolic tensor (``Input(...)``), a list, or a dict
+            of them (also the first positional argument).
+        outputs (KerasTensor | list | dict): the symbolic tensor(s) computed from ``inputs``: one,
+            a list or a dict (also the second positional argument).
+        name (str | None): the model name.
     """
 
     _default_name = "functional"

@@ -21,6 +21,8 @@ runs, trains, saves and nests exactly like a functional one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..layers.base import Layer
 from ..symbolic import Input, KerasTensor
 from .model import Model
@@ -37,7 +39,8 @@ class Sequential(Model):
 
     _default_name = "sequential"
 
-    def __init__(self, layers=None, name: str | None = None, trainable: bool = True):
+    def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None,
+                 trainable: bool = True):
         Model.__init__(self, name=name, trainable=trainable)
         self._layers: list[Layer] = []
         self._input_tensor: KerasTensor | None = None
