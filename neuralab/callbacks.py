@@ -17,6 +17,8 @@ import io
 import math
 import sys
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -607,7 +609,7 @@ class LiveLearningCurve(Callback):
 
     _told = False  # the "not a notebook" message is given once per process
 
-    def __init__(self, metrics=None, every: int = 1, handle=None):
+    def __init__(self, metrics: Sequence[str] | None = None, every: int = 1, handle: Any = None):
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
