@@ -12,7 +12,7 @@ Layers, lowest first (a module may import its own layer and those below it)::
     training   neuralab.training, callbacks, tensorboard (the trainer, its loops, callbacks)
     models     neuralab.models (graphs; Model inherits the Trainer, as in Keras), gradcheck
     front ends neuralab.keras, neuralab.torch (and torchvision), sklearn, export, audio, plots
-    labs       neuralab.experiments, labs, report
+    labs       neuralab.experiments, labs, report, playground
     cli        neuralab.cli, __main__, and the package's own __init__ (the facade)
 
 Every ``import`` counts, at module level or inside a function. Cycles are looked for
@@ -35,7 +35,7 @@ LAYERS = [
     ("training", {"training", "callbacks", "tensorboard"}),
     ("models", {"models", "gradcheck"}),
     ("front ends", {"keras", "torch", "torchvision", "sklearn", "export", "audio", "plots"}),
-    ("labs", {"experiments", "labs", "report"}),
+    ("labs", {"experiments", "labs", "report", "playground"}),
     ("cli", {"cli", "__main__", "__init__"}),
 ]
 
