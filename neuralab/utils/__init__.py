@@ -1,5 +1,6 @@
 """Small Keras-compatible helpers: ``to_categorical``, ``set_random_seed``, ``normalize``, and
-(as in ``keras.utils``) the custom-object functions of :mod:`neuralab.saving`.
+(as in ``keras.utils``) the custom-object functions of :mod:`neuralab.saving` and
+``plot_model`` / ``model_to_dot`` (:mod:`neuralab.utils.model_visualization`).
 
 ``to_categorical`` and ``normalize`` live in :mod:`neuralab.utils.np_utils`, so Keras 2's
 ``from keras.utils.np_utils import to_categorical`` ports as
@@ -18,11 +19,12 @@ from ..saving import (
     register_keras_serializable,
 )
 from . import np_utils
+from .model_visualization import model_to_dot, plot_model
 from .np_utils import normalize, to_categorical
 
 __all__ = ["np_utils", "to_categorical", "set_random_seed", "normalize", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "get_custom_objects",
-           "custom_object_scope", "CustomObjectScope"]
+           "custom_object_scope", "CustomObjectScope", "plot_model", "model_to_dot"]
 
 
 def set_random_seed(seed: int) -> None:
