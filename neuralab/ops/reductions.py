@@ -64,7 +64,10 @@ def min(x: TensorLike, axis: Axis = None, keepdims: bool = False, initial=None) 
     return _extremum(x, axis, keepdims, initial, np.min, "min")
 
 
-amax, amin = max, min
+amax = max
+"""``max`` under its PyTorch and Keras name."""
+amin = min
+"""``min`` under its PyTorch and Keras name."""
 
 
 def prod(x: TensorLike, axis: Axis = None, keepdims: bool = False, dtype=None) -> Tensor:
