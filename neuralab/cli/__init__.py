@@ -9,6 +9,7 @@
     neuralab summary EXPERIMENT.toml   the model summary of each model in an experiment
     neuralab gradcheck EXPERIMENT.toml numerical gradient check of each model on its data
     neuralab demo                      train the lecture's 2-4-1 network, print its curve
+    neuralab playground [--port N]     the 2-D networks training live in your browser
     neuralab data list                 datasets: size, where cached, whether present
     neuralab data get mnist            download into the cache (checksummed)
     neuralab data info PATH|NAME       shapes, dtypes, classes and counts
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import audio, basic, experiments
+from . import audio, basic, experiments, playground
 from .errors import (
     DEBUG_HINT,
     EXIT_CODES_HELP,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.register(sub)
     basic.register(sub)
     audio.register(sub)
+    playground.register(sub)
     return parser
 
 
