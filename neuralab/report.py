@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .experiments.aggregate import Summary, format_mean_std, histories, summarize
 from .experiments.store import FINISHED, ResultsStore
+from .experiments.studies import CHECKS_FILE, QUANTITIES_FILE
 from .io_utils import atomic_write_text
 
 _CSS = """
@@ -121,6 +122,34 @@ def _top_k_table(data: dict, caption: str) -> str:
     return "\n".join(rows)
 
 
+def _checks_table(rows: list, caption: str) -> str:
+    """A study's closed-form checks: measured beside closed form, error, passed or not."""
+    failed = sum(not r["ok"] for r in rows)
+    out = [f"<p><b>{_e(caption)}</b>: {len(rows) - failed} of {len(rows)} passed</p><table>"
+           "<tr><th>check</th><th>measured</th><th>closed form / reference</th><th>error</th>"
+           "<th>tolerance</th><th></th></tr>"]
+    for r in rows:
+        status = "ok" if r["ok"] else "failed"
+        out.append(f"<tr><td>{_e(r['name'])}</td><td>{_e(r['measured'])}</td>"
+                   f"<td>{_e(r['reference'])}</td><td>{_cell(float(r['error']))}</td>"
+                   f"<td>{_cell(float(r['tolerance']))}</td><td class=\"{status}\">{status}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _quantities_table(rows: list, caption: str) -> str:
+    """Named values as the course material writes them, the NumPy line, the array."""
+    from .experiments.studies import format_value
+    out = [f"<p><b>{_e(caption)}</b></p><table><tr><th>as written</th><th>NumPy</th>"
+           "<th>shape</th><th>value</th></tr>"]
+    for r in rows:
+        out.append(f"<tr><td>{_e(r['formula'])}</td><td><code>{_e(r['code'])}</code></td>"
+                   f"<td>{_e(tuple(r['shape']))}</td><td style=\"text-align:left\"><pre>"
+                   f"{_e(format_value(r['value']))}</pre></td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
 def _split_label(name: str) -> tuple[str, str]:
     parts = name.split(", ")
     return (", ".join(parts[:-1]) or "all points", parts[-1])
@@ -212,11 +241,19 @@ def write_report(root, figures: bool = True) -> Path:
             if name.startswith("artifacts/") and name.endswith(".png") and path.is_file():
                 artifacts.append(_image(path, f"{point.name}, seed {record['seed']}: "
                                               f"{Path(name).stem.replace('_', ' ')}"))
+            elif name == f"artifacts/{CHECKS_FILE}" and path.is_file():
+                artifacts.append(_checks_table(store.load_json(record["id"], name),
+                                               f"{point.name}: closed-form checks"))
+            elif name == f"artifacts/{QUANTITIES_FILE}" and path.is_file():
+                artifacts.append(_quantities_table(store.load_json(record["id"], name),
+                                                   f"{point.name}: every value, written out"))
             elif name == "artifacts/top_k_words.json" and path.is_file():
                 artifacts.append(_top_k_table(store.load_json(record["id"], name),
                                               f"{point.name}, seed {record['seed']}: next-word candidates"))
     if artifacts:
-        body += ["<h2>Inside the trained models</h2>"] + artifacts
+        study = "study" in meta.get("base", {})
+        body += [f"<h2>{'Checks, values and figures' if study else 'Inside the trained models'}"
+                 "</h2>"] + artifacts
     body += ["<h2>Trials</h2>", _trials_table(summary, cols)]
     problems = _problems(summary)
     if problems:

@@ -1,4 +1,4 @@
-"""``neuralab run``, ``report``, ``lab list|run|show``, ``summary`` and ``gradcheck``."""
+"""``neuralab run``, ``report``, ``lab list|run|show|notebook``, ``summary`` and ``gradcheck``."""
 
 from __future__ import annotations
 
@@ -60,9 +60,20 @@ def _execute(args, experiment, default_name: str) -> int:
                              address=args.address, resume=args.resume, overwrite=args.overwrite,
                              log=None if args.quiet else print)
     code = _print_outcome(summary, experiment)
+    if not summary.interrupted:
+        code = max(code, _print_checks(output))
     if not args.no_report and not summary.interrupted:
         code = max(code, _write_report(output, figures=True))
     return code
+
+
+def _print_checks(folder) -> int:
+    """Print the closed-form checks of a study's trials; 1 when any failed."""
+    from neuralab.experiments.studies import print_checks
+    failed = print_checks(folder)
+    if failed:
+        print(f"neuralab: error: {failed} closed-form check(s) failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _write_report(folder, figures: bool) -> int:
@@ -97,6 +108,17 @@ def _lab_list(args) -> int:
     return 0
 
 
+def _lab_notebook(args) -> int:
+    from neuralab.labs.notebook import write_lab_notebook
+    try:
+        path = write_lab_notebook(args.name, args.output or f"{args.name}.ipynb",
+                                  quick=args.quick)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(f"notebook: {path}")
+    return 0
+
+
 def _lab_show(args) -> int:
     from neuralab.labs import lab_path
     try:
@@ -116,6 +138,10 @@ def _distinct_models(experiment):
     seen, out = set(), []
     for point in expand_points(experiment):
         config = point_config(experiment, point)
+        if "study" in config:
+            raise UsageError(f"{experiment.name} is a {config['study']['type']!r} study: it "
+                             "has no model (expected an experiment that trains one); run it "
+                             "with neuralab run or neuralab lab run")
         key = json.dumps([config["model"], config["compile"]], sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
@@ -215,6 +241,12 @@ def register(sub) -> None:
     lab_run.add_argument("name")
     _run_options(lab_run)
     lab_run.set_defaults(func=_lab_run)
+    notebook = lab_sub.add_parser("notebook", help="write a lab as a Jupyter notebook")
+    notebook.add_argument("name")
+    notebook.add_argument("-o", "--output", help="the .ipynb file (default: NAME.ipynb)")
+    notebook.add_argument("--quick", action="store_true",
+                          help="the notebook runs the lab's [quick] version by default")
+    notebook.set_defaults(func=_lab_notebook)
 
     summary = sub.add_parser("summary", help="the model summary of each model of an experiment")
     summary.add_argument("experiment", help="EXPERIMENT.toml")

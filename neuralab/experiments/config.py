@@ -1,5 +1,6 @@
 """One trial's configuration: the ``data``, ``model``, ``compile``, ``fit`` and ``analysis``
-tables, dotted paths into them, and their validation.
+tables (or, for a study that computes instead of training, the ``study`` table alone; see
+:mod:`.studies`), dotted paths into them, and their validation.
 
 The experiment file (:mod:`.spec`) and every sweep point (:mod:`.points`) are checked by
 the same :func:`check_tables`, so a sweep over a field that does not exist
@@ -15,7 +16,8 @@ import difflib
 
 from ..errors import InputError
 
-CONFIG_SECTIONS = ("data", "model", "compile", "fit", "analysis")
+TRAINING_SECTIONS = ("data", "model", "compile", "fit", "analysis")
+CONFIG_SECTIONS = TRAINING_SECTIONS + ("study",)
 MODEL_KEYS = ("layers", "architecture", "options", "layer_defaults", "dtype")
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
 FIT_KEYS = ("epochs", "batch_size", "shuffle", "callbacks", "validation", "validation_batch_size")
@@ -128,11 +130,24 @@ def check_tables(config: dict, source: str) -> dict:
     """Check the structure and types of one configuration's tables, fill in defaults (in
     place) and return it. Unknown tables and keys are errors, with a suggestion."""
     check_keys(source, "", config, CONFIG_SECTIONS)
+    if "study" in config:
+        return _check_study_config(source, config)
     for name, check in (("data", _check_data), ("model", _check_model),
                         ("compile", _check_compile), ("fit", _check_fit),
                         ("analysis", _check_analysis)):
         config[name] = check(source, table(source, name, config.get(name, {})))
     return config
+
+
+def _check_study_config(source: str, config: dict) -> dict:
+    """A study's configuration is its ``[study]`` table alone."""
+    from .studies import check_study
+    for name in TRAINING_SECTIONS:
+        if config.get(name):
+            fail(source, name, "an experiment with a [study] table computes instead of "
+                               "training: expected no [data], [model], [compile], [fit] or "
+                               "[analysis] tables beside it")
+    return {"study": check_study(source, table(source, "study", config["study"]))}
 
 
 def check_builds(config: dict, source: str) -> None:

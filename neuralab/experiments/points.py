@@ -99,8 +99,8 @@ def resolve_points(base: dict, sweep: dict, variants: list, source: str) -> list
         config = apply_overrides(base, dict(overrides), source, f"sweep point {name!r}, key")
         check_tables(config, where)
         build_key = json.dumps([config["model"], config["compile"], config["fit"]["callbacks"]],
-                               sort_keys=True, default=str)
-        if build_key not in built:
+                               sort_keys=True, default=str) if "study" not in config else ""
+        if "study" not in config and build_key not in built:
             check_builds(config, where)
             built.add(build_key)
         key = config_key(config)

@@ -39,8 +39,8 @@ def _line(record: dict, done: int, total: int) -> str:
     metrics = record.get("metrics", {})
     shown = [k for k in metrics if k.startswith("test_") and k != "test_loss"][:1] or \
         [k for k in metrics if k.startswith("best_val_")][:1] or \
-        [k for k in ("val_loss", "loss") if k in metrics][:1]
-    values = ", ".join(f"{k} {metrics[k]:.4g}" for k in shown if isinstance(metrics[k], float)
+        [k for k in ("val_loss", "loss", "checks_failed") if k in metrics][:1]
+    values = ", ".join(f"{k} {metrics[k]:.4g}" for k in shown if isinstance(metrics[k], (int, float))
                        and math.isfinite(metrics[k]))
     status = record["status"] if record["status"] != "ok" else ""
     detail = values if not status else status + (": " + record["error"].strip().splitlines()[-1]
@@ -63,6 +63,8 @@ def check_data(trials, keep: bool) -> None:
     seen = set()
     try:
         for trial in trials:
+            if "data" not in trial.config:  # a study: nothing to load
+                continue
             options = trial.config["data"]
             key = json.dumps(options, sort_keys=True)
             if key in seen:

@@ -37,6 +37,9 @@ holds overrides that ``--quick`` applies (``"fit.epochs" = 5``; ``sweep``/``vari
 replace those tables wholesale). Every problem is reported with the key that caused it,
 and every sweep point is checked like the base when the file is loaded.
 
+An experiment that computes instead of training has a ``[study]`` table in place of
+data, model, compile and fit (see :mod:`.studies`).
+
 ``name`` titles the report; made a safe folder name (:func:`~.store.slug`) it also gives
 the default results folder, ``results/<name>``, which never leads outside ``results/``.
 """
@@ -62,7 +65,7 @@ from .config import (
 from .points import Point, resolve_points
 
 SECTIONS = ("name", "description", "seed", "data", "model", "compile", "fit", "analysis",
-            "sweep", "variants", "trials", "report", "quick")
+            "study", "sweep", "variants", "trials", "report", "quick")
 WHOLE_TABLES = ("sweep", "variants", "trials", "report")  # overrides replace these whole
 TRIALS_KEYS = ("count", "seeds")
 REPORT_KEYS = ("select", "headline", "seed_value", "seed_note", "max_points_plotted")
@@ -139,8 +142,9 @@ def validate(doc: dict, source: str = "<string>", default_name: str = "experimen
     seed = doc.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         fail(source, "seed", f"expected an integer, got {seed!r}")
-    base = check_tables({key: doc.get(key, {}) for key in ("data", "model", "compile", "fit",
-                                                           "analysis")}, source)
+    sections = ("data", "model", "compile", "fit", "analysis") + (
+        ("study",) if "study" in doc else ())
+    base = check_tables({key: doc.get(key, {}) for key in sections}, source)
     seeds = _check_trials(source, table(source, "trials", doc.get("trials", {})), seed)
     report = table(source, "report", doc.get("report", {}))
     check_keys(source, "report", report, REPORT_KEYS)

@@ -1,4 +1,5 @@
-"""One trial: load the data, build and train the model, evaluate it, run its analyses.
+"""One trial: load the data, build and train the model, evaluate it, run its analyses
+(or, for a ``[study]`` experiment, run the study: :mod:`.studies`).
 
 :func:`run_trial` runs anywhere (this process, a pool worker, a Ray worker) and returns
 everything as a :class:`~.result.TrialResult` of plain values, so the driver alone
@@ -91,7 +92,11 @@ def run_trial(trial, threads: int | None = None) -> TrialResult:
     start = time.perf_counter()
     result = TrialResult.failed(trial)  # until it succeeds
     try:
-        _train(trial, result)
+        if "study" in trial.config:
+            from .studies import run_study
+            run_study(trial, result)
+        else:
+            _train(trial, result)
     except Exception:  # noqa: BLE001 - recorded with its traceback; the sweep continues
         result.status = "failed"
         result.error = traceback.format_exc()
