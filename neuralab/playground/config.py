@@ -78,8 +78,9 @@ def task_of(dataset: str) -> str:
 def check_settings(changes: dict, base: dict | None = None) -> dict:
     """``base`` (default :data:`DEFAULTS`) updated with ``changes``, every field checked.
 
-    A change of data set that leaves the loss or features unusable picks that data set's
-    first loss and the features it has (x1 alone for the sine).
+    A change of data set without a loss or features picks that data set's first loss when
+    the old one does not fit, drops the x2 features for the sine, and goes back to x1, x2
+    when leaving the sine.
     """
     if not isinstance(changes, dict):
         raise SettingsError(f"settings: expected a JSON object, got {type(changes).__name__}")
@@ -91,8 +92,11 @@ def check_settings(changes: dict, base: dict | None = None) -> dict:
     task = task_of(dataset)
     if "loss" not in changes and settings["loss"] not in LOSSES[task]:
         settings["loss"] = LOSSES[task][0]
+    previous = (base or DEFAULTS)["dataset"]
     if "features" not in changes and dataset == "sine":
         settings["features"] = [f for f in settings["features"] if "x2" not in f] or ["x1"]
+    elif "features" not in changes and previous == "sine" and dataset != "sine":
+        settings["features"] = list(DEFAULTS["features"])
     out = {"dataset": dataset, "loss": _choice(settings, "loss", LOSSES[task]),
            "activation": _choice(settings, "activation", ACTIVATIONS),
            "optimizer": _choice(settings, "optimizer", OPTIMIZERS),

@@ -123,13 +123,16 @@ class Handler(BaseHTTPRequestHandler):
                 raise RequestError(f"no such address: {self.command} {path}", HTTPStatus.NOT_FOUND)
             route()
         except RequestError as error:
+            self.close_connection = True  # a body may be left unread
             self._json({"error": str(error)}, error.status)
         except (SettingsError, ValueError, TypeError) as error:
+            self.close_connection = True
             self._json({"error": str(error)}, HTTPStatus.BAD_REQUEST)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the page went away
         except Exception as error:  # noqa: BLE001 - a bug must not stop the server
             traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
             self._json({"error": f"internal error: {type(error).__name__}: {error}"},
                        HTTPStatus.INTERNAL_SERVER_ERROR)
 

@@ -1,0 +1,364 @@
+"""neuralab.playground over HTTP on 127.0.0.1: page, stream, training, teaching view, export.
+
+The server runs in a thread of this process (port 0); the tests talk to it with urllib and
+check what comes back against NumPy hand computations, numerical gradients, the experiments
+machinery and the saved-model loader.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import runpy
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+import neuralab as nl
+from neuralab.playground import DEFAULTS, make_server
+
+TIMEOUT = 60  # seconds a request may take on a loaded machine (never reached when it works)
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(TIMEOUT)
+
+
+def request(server, path: str, body=None, raw: bytes | None = None):
+    """(status, headers, bytes) of a GET (no body) or POST (a JSON body, or raw bytes)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(server.url.rstrip("/") + path, data=data,
+                                 method="GET" if data is None else "POST")
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def call(server, path: str, body=None, raw: bytes | None = None) -> dict:
+    status, _, content = request(server, path, body, raw)
+    assert status == 200, content
+    return json.loads(content)
+
+
+def reset(server, **settings) -> dict:
+    """Start over from the default settings changed by ``settings`` (the loss and features
+    left to the server, which picks those that fit the data set)."""
+    body = {k: v for k, v in DEFAULTS.items() if k not in ("loss", "features")}
+    body["features"] = ["x1"] if settings.get("dataset") == "sine" else DEFAULTS["features"]
+    return call(server, "/api/reset", {**body, **settings})
+
+
+# -- page ---------------------------------------------------------------------------------
+def test_page_and_its_assets_are_served_with_no_external_address(server):
+    status, headers, page = request(server, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    html = page.decode()
+    for needed in ('id="region"', 'id="network"', 'id="curves"', 'id="partials"',
+                   "/static/app.js", "/static/style.css"):
+        assert needed in html
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        status, headers, content = request(server, f"/static/{name}")
+        assert status == 200 and headers["Content-Type"].startswith(kind) and content
+        assert b"http://" not in content and b"https://" not in content  # works offline
+    assert "http://" not in html and "https://" not in html
+
+
+def test_options_offer_every_data_set_and_feature(server):
+    options = call(server, "/api/options")
+    assert options["datasets"] == ["disc", "xor", "circles", "moons", "spirals", "sine"]
+    assert options["features"] == ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
+    assert options["defaults"]["hidden"] == [4] and options["defaults"]["activation"] == "sigmoid"
+
+
+# -- training -----------------------------------------------------------------------------
+def test_steps_lower_the_disc_loss_and_the_same_seed_repeats_the_run(server):
+    start = reset(server, seed=0)
+    assert start["epoch"] == 0
+    runs = [call(server, "/api/step", {"epochs": 60}) for _ in range(2)]
+    assert runs[0]["epoch"] == 60 and runs[1]["epoch"] == 120
+    assert start["loss"] > runs[0]["loss"] > runs[1]["loss"]
+    assert runs[1]["accuracy"] > start["accuracy"]
+    again = reset(server, seed=0)
+    assert again["loss"] == start["loss"]
+    call(server, "/api/step", {"epochs": 60})
+    assert call(server, "/api/step", {"epochs": 60})["loss"] == runs[1]["loss"]
+    other = reset(server, seed=1)
+    assert other["loss"] != start["loss"]
+
+
+@pytest.mark.parametrize("dataset", ["xor", "circles", "moons", "spirals", "sine"])
+def test_every_data_set_trains_and_draws(server, dataset):
+    first = reset(server, dataset=dataset, hidden=[6], activation="tanh", learning_rate=0.05,
+                  batch_size=20, samples=200)
+    after = call(server, "/api/step", {"epochs": 40})
+    assert after["loss"] < first["loss"]
+    frame = call(server, "/api/state")
+    assert frame["task"] == {"spirals": "multiclass", "sine": "regression"}.get(dataset, "binary")
+    assert [len(layer) for layer in frame["units"]] == [6]
+    assert len(frame["history"]["loss"]) == 41
+    points = call(server, "/api/points")
+    assert len(points["train"]["x"]) == 100 and len(points["test"]["x"]) == 100
+
+
+def test_stream_sends_a_frame_at_once_and_new_frames_while_playing(server):
+    reset(server)
+    with urllib.request.urlopen(server.url + "api/stream", timeout=TIMEOUT) as stream:
+        assert stream.headers["Content-Type"] == "text/event-stream"
+
+        def next_frame() -> dict:
+            while True:
+                line = stream.readline().decode()
+                assert line, "the stream ended"
+                if line.startswith("data: "):
+                    return json.loads(line[6:])
+        first = next_frame()
+        assert first["epoch"] == 0 and not first["running"]
+        assert {"history", "output", "units", "weights", "bounds"} <= set(first)
+        call(server, "/api/play", {})
+        frames = [next_frame()]
+        while frames[-1]["epoch"] < 5:
+            frames.append(next_frame())
+        call(server, "/api/pause", {})
+    versions = [f["version"] for f in frames]
+    assert versions == sorted(versions) and versions[0] > first["version"]
+    assert any(f["running"] for f in frames)
+    assert frames[-1]["output"]["map"] != first["output"]["map"]  # the decision region moved
+    assert call(server, "/api/state")["running"] is False
+
+
+# -- the teaching view --------------------------------------------------------------------
+def _hand_partials(layers, activation: str, loss: str, x: np.ndarray, y: float) -> dict:
+    """The 000 exercise in NumPy: forward z, h; backward dE/dy, dE/dz, dE/dh, dE/dW, dE/db."""
+    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh}[activation]
+    df = {"sigmoid": lambda h: h * (1 - h), "tanh": lambda h: 1 - h * h}[activation]
+    hs, zs = [x], []
+    for i, (kernel, bias) in enumerate(layers):
+        zs.append(hs[-1] @ kernel + bias)
+        last = i == len(layers) - 1
+        hs.append(1 / (1 + np.exp(-zs[-1])) if last else f(zs[-1]))
+    y_hat = hs[-1]
+    if loss == "mse":  # E = (y_hat - y)^2, as in the exercise
+        error, dy = float(((y_hat - y) ** 2).sum()), 2 * (y_hat - y)
+    else:
+        error = float(-(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat)).sum())
+        dy = (y_hat - y) / (y_hat * (1 - y_hat))
+    out = {"error": error, "dE_dy": dy, "layers": []}
+    dh = dy
+    for i in reversed(range(len(layers))):
+        last = i == len(layers) - 1
+        h = hs[i + 1]
+        dz = dh * (h * (1 - h) if last else df(h))
+        out["layers"].insert(0, {"z": zs[i], "h": h, "dE_dh": dh, "dE_dz": dz,
+                                 "dE_dW": np.outer(hs[i], dz), "dE_db": dz})
+        dh = dz @ layers[i][0].T
+    out["dE_dx"] = dh
+    return out
+
+
+@pytest.mark.parametrize("loss,hidden,activation", [("binary_crossentropy", [4], "sigmoid"),
+                                                    ("mse", [4], "sigmoid"),
+                                                    ("binary_crossentropy", [3, 2], "tanh")])
+def test_sample_partials_equal_a_numpy_hand_computation_and_numerical_gradients(
+        server, loss, hidden, activation):
+    reset(server, loss=loss, hidden=hidden, activation=activation)
+    call(server, "/api/step", {"epochs": 25})
+    got = call(server, "/api/sample", {"split": "test", "index": 7})
+    model = server.session.model
+    weights = [(layer.kernel.data.copy(), layer.bias.data.copy()) for layer in model.layers]
+    x = np.asarray(server.session.data.x_test[7], dtype=np.float64)
+    y = float(server.session.data.y_test[7])
+    assert got["inputs"] == pytest.approx(x.tolist()) and got["target"] == [y]
+    hand = _hand_partials(weights, activation, loss, x, y)
+    tight = {"rel": 1e-9, "abs": 1e-12}
+    assert got["error"] == pytest.approx(hand["error"], **tight)
+    assert got["dE_dy"] == pytest.approx(hand["dE_dy"].tolist(), **tight)
+    assert got["dE_dx"] == pytest.approx(hand["dE_dx"].tolist(), **tight)
+    assert [layer["name"] for layer in got["layers"]] == \
+        [f"hidden_{i + 1}" for i in range(len(hidden))] + ["output"]
+    for mine, theirs in zip(got["layers"], hand["layers"]):
+        for key in ("z", "h", "dE_dh", "dE_dz", "dE_db"):
+            assert mine[key] == pytest.approx(theirs[key].tolist(), **tight), key
+        assert np.asarray(mine["dE_dW"]) == pytest.approx(theirs["dE_dW"], **tight)
+
+    # numerical gradients: central differences of the engine's own forward and loss
+    def error_now() -> float:
+        return model.loss.value(np.array([y]), model.predict(x[None], verbose=0))
+    eps = 1e-6
+    with server.session._lock:
+        for layer, mine in zip(model.layers, got["layers"]):
+            for param, key in ((layer.kernel, "dE_dW"), (layer.bias, "dE_db")):
+                numeric = np.zeros_like(param.data)
+                for index in np.ndindex(param.data.shape):
+                    keep = param.data[index]
+                    param.data[index] = keep + eps
+                    up = error_now()
+                    param.data[index] = keep - eps
+                    down = error_now()
+                    param.data[index] = keep
+                    numeric[index] = (up - down) / (2 * eps)
+                assert np.asarray(mine[key]) == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+def test_sample_requests_are_checked(server):
+    reset(server)
+    for body, fragment in (({"split": "train", "index": 400}, "index: expected an integer in [0, 399]"),
+                           ({"split": "valid", "index": 0}, "split"),
+                           ({"index": "3"}, "index: expected an integer"),
+                           ({"index": 0, "x": 1}, "unknown fields ['x']")):
+        status, _, content = request(server, "/api/sample", body)
+        assert status == 400 and fragment in json.loads(content)["error"]
+
+
+# -- export and import --------------------------------------------------------------------
+EXPORT_SETTINGS = {"dataset": "moons", "noise": 0.15, "features": ["x1", "x2", "x1*x2"],
+                   "hidden": [5, 3], "activation": "tanh", "optimizer": "rmsprop",
+                   "learning_rate": 0.01, "batch_size": 25, "l2": 0.001, "seed": 3}
+
+
+def _trained_for_export(server, epochs: int = 12):
+    reset(server, **EXPORT_SETTINGS)
+    call(server, "/api/step", {"epochs": epochs})
+    return [w.copy() for w in server.session.model.get_weights()]
+
+
+def test_exported_toml_runs_through_the_experiments_machinery_to_the_same_weights(server, tmp_path):
+    from neuralab.experiments import load_experiment
+    from neuralab.experiments.sweep import expand_trials
+    from neuralab.experiments.trial import run_trial
+    from neuralab.models.saving import model_from_bytes
+    weights = _trained_for_export(server)
+    status, headers, text = request(server, "/api/export/toml")
+    assert status == 200 and 'filename="playground-moons-3-5-3-1.toml"' in \
+        headers["Content-Disposition"]
+    path = tmp_path / "exported.toml"
+    path.write_bytes(text)
+    experiment = load_experiment(path)
+    assert experiment.base["fit"]["epochs"] == 12
+    assert experiment.base["data"]["features"] == ["x1", "x2", "x1*x2"]
+    (trial,) = expand_trials(experiment)
+    result = run_trial(trial)
+    assert result.status == "ok", result.error
+    trained = model_from_bytes(result.model).get_weights()
+    assert len(trained) == len(weights)
+    for mine, theirs in zip(weights, trained):
+        np.testing.assert_allclose(theirs, mine, rtol=1e-12, atol=1e-14)
+
+
+def test_exported_python_runs_and_rebuilds_the_same_network(server, tmp_path, capsys):
+    weights = _trained_for_export(server)
+    status, _, code = request(server, "/api/export/python")
+    assert status == 200
+    path = tmp_path / "exported.py"
+    path.write_bytes(code)
+    script = runpy.run_path(str(path), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "hidden_1" in printed and "test:" in printed
+    model = script["model"]
+    assert [layer.name for layer in model.layers] == ["hidden_1", "hidden_2", "output"]
+    assert [layer.units for layer in model.layers] == [5, 3, 1]
+    for mine, theirs in zip(weights, model.get_weights()):
+        np.testing.assert_allclose(theirs, mine, rtol=1e-12, atol=1e-14)
+
+
+def test_saved_model_loads_and_predicts_the_same(server, tmp_path):
+    _trained_for_export(server)
+    status, headers, content = request(server, "/api/export/model")
+    assert status == 200 and headers["Content-Type"] == "application/zip"
+    path = tmp_path / "model.nlz"
+    path.write_bytes(content)
+    loaded = nl.load_model(path)
+    x = server.session.data.x_test
+    np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                               server.session.model.predict(x, verbose=0), rtol=1e-12)
+
+
+def test_import_reads_back_an_export_and_the_lecture_lab(server):
+    from importlib import resources
+    _trained_for_export(server)
+    _, _, text = request(server, "/api/export/toml")
+    reset(server)  # something else first
+    imported = call(server, "/api/import", raw=text)
+    assert imported["file_epochs"] == 12 and imported["epoch"] == 0
+    assert {k: imported["settings"][k] for k in EXPORT_SETTINGS} == EXPORT_SETTINGS
+    lab = resources.files("neuralab.labs").joinpath("synthetic.toml").read_bytes()
+    settings = call(server, "/api/import", raw=lab)["settings"]
+    assert (settings["dataset"], settings["hidden"], settings["activation"], settings["optimizer"],
+            settings["learning_rate"], settings["batch_size"], settings["samples"]) == \
+        ("disc", [4], "sigmoid", "adam", 0.03, 100, 800)
+    mnist = resources.files("neuralab.labs").joinpath("mnist-mlp.toml").read_bytes()
+    status, _, content = request(server, "/api/import", raw=mnist)
+    assert status == 400 and "data.loader must be synthetic or sine" in json.loads(content)["error"]
+    status, _, content = request(server, "/api/import", raw=b"name = [")
+    assert status == 400 and "invalid TOML" in json.loads(content)["error"]
+
+
+# -- bad requests -------------------------------------------------------------------------
+BAD = [
+    ("/api/reset", b"{not json", 400, "expected JSON"),
+    ("/api/reset", b"[1, 2]", 400, "expected a JSON object"),
+    ("/api/reset", b'{"colour": "red"}', 400, "unknown settings ['colour']"),
+    ("/api/reset", b'{"hidden": [4, 100000]}', 400, "hidden.1: expected an integer number of units"),
+    ("/api/reset", b'{"hidden": [1, 1, 1, 1, 1, 1, 1, 1]}', 400, "at most 6 layer sizes"),
+    ("/api/reset", b'{"samples": 100000000}', 400, "samples: expected an integer in [20, 2000]"),
+    ("/api/reset", b'{"learning_rate": -0.1}', 400, "learning_rate: expected a number in (0.0, 10.0]"),
+    ("/api/reset", b'{"learning_rate": "fast"}', 400, "learning_rate: expected a number"),
+    ("/api/reset", b'{"l2": 1e400}', 400, "l2: expected a number, got inf"),
+    ("/api/reset", b'{"noise": NaN}', 400, "noise: expected a number, got nan"),
+    ("/api/reset", b'{"dataset": "iris"}', 400, "dataset: expected one of"),
+    ("/api/reset", b'{"loss": "mse", "dataset": "spirals"}', 400, "loss: expected one of"),
+    ("/api/reset", b'{"features": ["x1", "x3"]}', 400, "features: unknown ['x3']"),
+    ("/api/reset", b'{"features": []}', 400, "features: expected a non-empty list"),
+    ("/api/reset", b'{"dataset": "sine", "features": ["x2"]}', 400, "need 2-D points"),
+    ("/api/reset", b'{"batch_size": 0}', 400, "batch_size: expected an integer in [1, 800]"),
+    ("/api/reset", b'{"seed": true}', 400, "seed: expected an integer"),
+    ("/api/step", b'{"epochs": 1000000000}', 400, "epochs: expected an integer in [1, 1000]"),
+    ("/api/step", b'{"epochs": 2.5}', 400, "epochs: expected an integer"),
+    ("/api/step", b'{"steps": 1}', 400, "unknown fields ['steps']"),
+    ("/api/import", b"\xff\xfe", 400, "expected a UTF-8 TOML file"),
+    ("/api/nothing", b"{}", 404, "no such address: POST /api/nothing"),
+]
+
+
+@pytest.mark.parametrize("path,body,status,fragment", BAD, ids=[f"{p}:{b[:24]!r}" for p, b, _, _ in BAD])
+def test_bad_requests_get_a_4xx_json_message_and_change_nothing(server, path, body, status, fragment):
+    before = reset(server, seed=5)
+    got, headers, content = request(server, path, raw=body)
+    assert got == status and headers["Content-Type"] == "application/json"
+    assert fragment in json.loads(content)["error"]
+    after = call(server, "/api/step", {"epochs": 1})  # still alive, still the same session
+    assert after["epoch"] == 1 and call(server, "/api/state")["settings"]["seed"] == 5
+    assert before["loss"] != after["loss"]
+
+
+def test_a_huge_declared_body_is_refused_without_reading_it(server):
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+    connection.putrequest("POST", "/api/reset")
+    connection.putheader("Content-Length", str(10 ** 9))
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413 and "at most" in json.loads(response.read())["error"]
+    connection.close()
+    assert request(server, "/api/state")[0] == 200
+
+
+def test_unknown_get_addresses_are_404_json(server):
+    status, _, content = request(server, "/static/../../etc/passwd")
+    assert status == 404 and "no such address" in json.loads(content)["error"]
+
+
+def test_the_command_refuses_a_bad_port():
+    from neuralab.cli import main
+    assert main(["playground", "--port", "70000"]) == 2
