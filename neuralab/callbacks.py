@@ -244,24 +244,44 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save the model (or only its weights) after each epoch; ``filepath`` may contain
-    ``{epoch:02d}`` and logged names such as ``{val_loss:.3f}``. Files are written
-    atomically."""
+    """Save the model (or only its weights) after each epoch, or every ``save_freq``
+    training batches when it is an integer (as in Keras); ``filepath`` may contain
+    ``{epoch:02d}``, ``{batch}`` (batch saves) and logged names such as
+    ``{val_loss:.3f}``. Files are written atomically."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False,
                  mode: str = "auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, 0.0)
-        if save_freq != "epoch":
-            raise ValueError(f"ModelCheckpoint supports save_freq='epoch' only, got {save_freq!r}")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"ModelCheckpoint save_freq must be 'epoch' or a positive integer "
+                             f"(a number of batches), got {save_freq!r}")
+        self.save_freq = save_freq
         self.filepath, self.verbose = str(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         if initial_value_threshold is not None:
             self.best = float(initial_value_threshold)
+        self._epoch = 0
+        self._batches_since_save = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch, logs or {}, batch)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_freq == "epoch":
+            self._save(epoch, logs or {})
+
+    def _save(self, epoch: int, logs: dict, batch: int | None = None) -> None:
+        extra = {} if batch is None else {"batch": batch + 1}
+        path = self.filepath.format(epoch=epoch + 1, **extra, **logs)
         if self.save_best_only:
             value = self._current(logs)
             if value is None or not self._improved(value):

@@ -65,10 +65,21 @@ class Loss:
         elif type(self).name == "loss" and type(self) is not Loss:
             self.name = _snake_case(type(self).__name__)
 
-    def __call__(self, y_true, y_pred) -> float:
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch loss (Keras ``loss(y_true, y_pred, sample_weight=None)``): a float for
+        arrays; a Tensor with the gradient to ``y_pred`` when ``y_pred`` is one (inside a
+        layer's ``call``, e.g. a loss handed to ``self.add_loss``)."""
+        if isinstance(y_pred, Tensor):
+            pred = y_pred.data
+            target = self.check_targets(y_true.data if isinstance(y_true, Tensor) else y_true,
+                                        pred)
+            weight = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+            value, grad = self.value_and_gradient(target, pred, weight)
+            return Tensor.from_op(np.asarray(value, dtype=pred.dtype), [y_pred],
+                                  lambda d: [d * grad], self.name)
         y_pred = np.asarray(y_pred, dtype=float) if not isinstance(y_pred, np.ndarray) else y_pred
         y_true = self.check_targets(y_true, y_pred)
-        return self.value(y_true, y_pred)
+        return self.value(y_true, y_pred, sample_weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         """Per-sample losses, shape (N,): ndarrays in and out for a loss with its own

@@ -112,6 +112,14 @@ class Parameter(Tensor):
             )
         np.copyto(self.data, value, casting="same_kind")
 
+    def assign_add(self, delta) -> None:
+        """``self += delta`` in place (Keras ``variable.assign_add``: a metric's counters)."""
+        self.assign(self.data + np.asarray(delta))
+
+    def assign_sub(self, delta) -> None:
+        """``self -= delta`` in place (Keras ``variable.assign_sub``)."""
+        self.assign(self.data - np.asarray(delta))
+
     def rebind(self, data: np.ndarray, grad: np.ndarray) -> None:
         """Move values and gradient into new storage (views of a model's flat buffers)."""
         np.copyto(data, self.data)

@@ -79,7 +79,7 @@ class KerasTensor:
     def __init__(self, shape, dtype=None, name: str | None = None, node: Node | None = None,
                  index: int = 0):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = backend.standardize_dtype(dtype) if dtype is not None else backend.floatx()
+        self.dtype = _dtype_name(dtype)
         self.name = name or ""
         self.node = node
         self.index = index
@@ -96,6 +96,15 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A symbolic tensor has no value yet: it cannot be used as a Python bool "
                         "(use ops.where or ops.cond-free arithmetic instead)")
+
+
+def _dtype_name(dtype) -> str:
+    """floatx for None, "float32"/"float64" for floats; integer and bool dtypes (token ids
+    for an Embedding, as Keras' ``Input(dtype="int32")``) keep their name: models feed the
+    values as floats, which hold such ids exactly."""
+    if dtype is not None and np.dtype(dtype).kind in "biu":
+        return np.dtype(dtype).name
+    return backend.standardize_dtype(dtype) if dtype is not None else backend.floatx()
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None,

@@ -4,6 +4,7 @@ from ..symbolic import Input
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .base import Layer, get_layer_class, register
 from .conv import Conv1D, Conv2D
+from .conv_transpose import Conv2DTranspose
 from .core import Lambda, Rescaling
 from .dense import Dense
 from .dropout import Dropout, SpatialDropout2D
@@ -60,7 +61,7 @@ __all__ = ["Layer", "register", "get_layer_class", "Input", "InputLayer", "Dense
            "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
-           "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
+           "Conv1D", "Conv2DTranspose", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
            "ZeroPadding2D", "UpSampling2D", "Rescaling", "Lambda", "LayerNormalization",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]

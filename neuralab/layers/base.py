@@ -110,6 +110,8 @@ class Layer:
     multi_input = False
     #: the attributes ``forward`` sets and ``backward`` reads: one call's cache (see CallState)
     _cache_attrs: tuple[str, ...] = ()
+    #: True once the layer is called as ``layer(a, b)``: call() takes the tensors spread out
+    _spread_inputs = False
     #: whether ``call`` takes ``training``: cached per class by _accepts_training (declared
     #: only, so that each class's own ``__dict__`` says whether it was computed)
     _call_takes_training: bool
@@ -242,6 +244,11 @@ class Layer:
         return type(self).backward is not Layer.backward
 
     def __call__(self, inputs, *args, **kwargs):
+        if args and _is_tensor_like(args[0]):
+            # layer(targets, logits): several tensors as positional arguments, which the
+            # graph carries as one list and call() receives spread out again, as in Keras
+            self._spread_inputs = True
+            inputs, args = [inputs, *args], ()
         training = kwargs.pop("training", args[0] if args else None)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, kwargs, training)
@@ -265,6 +272,8 @@ class Layer:
     def _call_user(self, inputs, training, kwargs):
         if self._accepts_training():
             kwargs = {**kwargs, "training": training}
+        if self._spread_inputs:
+            return self.call(*inputs, **kwargs)
         return self.call(inputs, **kwargs)
 
     def _accepts_training(self) -> bool:
@@ -535,6 +544,12 @@ class Layer:
 
 LAYERS = Registry("layer", Layer, case_sensitive=True)
 """Layer classes by class name; filled by ``@register`` in each layer module."""
+
+
+def _is_tensor_like(value) -> bool:
+    """A tensor, a symbolic tensor or an array: a positional input, not a training flag."""
+    return isinstance(value, (Tensor, KerasTensor)) or (
+        isinstance(value, np.ndarray) and value.ndim > 0)
 
 
 def _holds_tensor(value) -> bool:

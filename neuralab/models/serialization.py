@@ -81,7 +81,9 @@ def graph_config(model) -> dict:
             where[id(t)] = ["node", j, k]
     return {
         "name": model.name,
-        "layers": [serialize(layer) for layer in layers],
+        # each layer's name beside its config, as Keras' functional config has it: a custom
+        # layer whose get_config leaves out "name" is still found by the nodes that call it
+        "layers": [{**serialize(layer), "name": layer.name} for layer in layers],
         "inputs": [{"name": t.name, "batch_shape": list(t.shape), "dtype": t.dtype}
                    for t in model.inputs],
         "input_keys": list(model._input_structure) if isinstance(model._input_structure, dict)
@@ -101,7 +103,7 @@ def graph_from_config(cls, config: dict, custom_objects: dict | None = None):
         layers = {}
         for spec in config["layers"]:
             layer = deserialize(spec, custom_objects)
-            layers[layer.name] = layer
+            layers[spec.get("name", layer.name)] = layer
         inputs = [Input(batch_shape=tuple(spec["batch_shape"]), dtype=spec.get("dtype"),
                         name=spec.get("name")) for spec in config["inputs"]]
         values: dict[tuple, KerasTensor] = {("input", i): t for i, t in enumerate(inputs)}

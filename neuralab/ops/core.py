@@ -183,8 +183,12 @@ def one_hot(x: TensorLike, num_classes: int, axis: int = -1, dtype=None, sparse:
     if sparse:
         raise ValueError("one_hot: sparse=True is not supported (neuralab tensors are dense)")
     labels = to_array(x)
-    if labels.dtype.kind not in "iub":
-        raise TypeError(f"one_hot expects integer labels, got dtype {labels.dtype}")
+    # float labels holding whole numbers (MNIST's y.astype("float32") in Keras' guides) are
+    # class ids too, as in Keras; fractions are not
+    if labels.dtype.kind not in "iub" and not (
+            labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels))):
+        raise TypeError(f"one_hot expects integer labels (or floats holding whole numbers), "
+                        f"got dtype {labels.dtype}")
     y = (labels[..., None] == np.arange(num_classes)).astype(dtype or backend.floatx())
     return constant(np.moveaxis(y, -1, axis) if axis != -1 else y)
 

@@ -51,7 +51,15 @@ def is_batch_source(x) -> bool:
     holding samples (an array, a list or dict of arrays)."""
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict)) or np.isscalar(x):
         return False
-    return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+    return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__")) \
+        or _is_reiterable(x)
+
+
+def _is_reiterable(x) -> bool:
+    """A sized iterable that is no sequence: a new pass over it starts each epoch (a
+    PyTorch ``DataLoader``)."""
+    return hasattr(x, "__iter__") and hasattr(x, "__len__") and not hasattr(x, "__getitem__") \
+        and not hasattr(x, "__next__")
 
 
 class IterableBatches:
@@ -70,6 +78,12 @@ class IterableBatches:
         self.what = what
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple]:
+        if _is_reiterable(self.source):
+            for i, item in enumerate(self.source):
+                if i == self.steps:
+                    break
+                yield self._prepare(item)
+            return
         if self.indexable:
             for i in range(cast(int, self.steps)):  # a number for an indexable source
                 yield self._prepare(self.source[i])
@@ -91,6 +105,8 @@ class IterableBatches:
             yield self._prepare(item)
 
     def _prepare(self, item) -> tuple:
+        if isinstance(item, list):  # a DataLoader collates (x, y) pairs into [x, y]
+            item = tuple(item)
         if not isinstance(item, tuple) or len(item) not in (1, 2, 3):
             raise ValueError(f"Each batch from the {self.what} generator must be a tuple "
                              f"(x, y) or (x, y, sample_weight), got {type(item).__name__}")

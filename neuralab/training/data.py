@@ -99,10 +99,12 @@ def nonfinite_rows(x: np.ndarray) -> np.ndarray:
 def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
     """Validate targets against each output's loss and shape; ``None`` for outputs
     without a loss."""
-    if y is None:
-        raise ValueError("y is required for training and evaluation")
     names = model.output_names
     losses = model.compiled_losses
+    if y is None:
+        if all(loss is None for loss in losses):  # compiled without a loss: add_loss only
+            return [None] * len(names)
+        raise ValueError("y is required for training and evaluation")
     ys = _named(y, names, "output", allow_single=False) if len(names) > 1 or \
         isinstance(y, dict) else [y]
     out: list[np.ndarray | None] = []

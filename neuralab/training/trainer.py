@@ -108,12 +108,11 @@ class Trainer(_ModelBase):
                                  "steps_per_execution", "auto_scale_loss"}
         if unknown:
             raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(unknown)}")
-        if loss is None:
-            raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'; "
-                             f"accepted names: {losses_module.names()}")
         names = self.output_names
-        specs = _per_output(loss, names, "loss")
-        if all(s is None for s in specs):
+        # no loss at all is Keras' "the model's add_loss terms are the loss" (fit then takes
+        # x alone); a loss given for no output is a mistake
+        specs = [None] * len(names) if loss is None else _per_output(loss, names, "loss")
+        if loss is not None and all(s is None for s in specs):
             raise ValueError(f"compile(loss=...) gives no loss to any output of {names}")
         self.optimizer = optimizers_module.get(optimizer)
         self.compiled_losses = [None if s is None else losses_module.get(s) for s in specs]

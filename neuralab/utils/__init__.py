@@ -21,10 +21,11 @@ from ..saving import (
 from . import np_utils
 from .model_visualization import model_to_dot, plot_model
 from .np_utils import normalize, to_categorical
+from .py_dataset import PyDataset
 
 __all__ = ["np_utils", "to_categorical", "set_random_seed", "normalize", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "get_custom_objects",
-           "custom_object_scope", "CustomObjectScope", "plot_model", "model_to_dot"]
+           "custom_object_scope", "CustomObjectScope", "plot_model", "model_to_dot", "PyDataset"]
 
 
 def set_random_seed(seed: int) -> None:
