@@ -34,8 +34,8 @@ DEFAULTS = {"x": [1.0, -2.0, 0.5], "y": [0.5, -1.0],
             "W1": [[0.2, -0.4, 0.1], [0.5, 0.3, -0.2], [-0.3, 0.8, 0.6], [0.1, -0.1, 0.9]],
             "W2": [[0.7, -0.5, 0.2, 0.4], [-0.6, 0.3, 0.9, -0.2]]}
 ENGINE_TOLERANCE = 1e-12     # largest |formula − engine|, float64
-NUMERICAL_TOLERANCE = 1e-7   # gradcheck.rel_error, centred differences with step 1e-6
-STEP = 1e-6
+NUMERICAL_TOLERANCE = 1e-7   # gradcheck.rel_error, centred differences with step 1e-5
+STEP = 1e-5
 
 # (symbol, as the material writes it, the NumPy line that computes it, its variable)
 STEPS = [

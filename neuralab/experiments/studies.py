@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import fail, suggest
+from .config import ExperimentError, fail, suggest
 
 CHECKS_FILE = "checks.json"
 QUANTITIES_FILE = "quantities.json"
@@ -108,8 +108,8 @@ def check_study(source: str, study: dict) -> dict:
     options = {k: v for k, v in study.items() if k != "type"}
     try:
         options = kinds[kind].check(options)
-    except (ValueError, TypeError) as error:
-        fail(source, "study", str(error))
+    except (ValueError, TypeError) as error:  # its message names the option
+        raise ExperimentError(str(error), source) from None
     return {"type": kind, **options}
 
 
