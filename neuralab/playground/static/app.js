@@ -184,7 +184,7 @@ function drawRegion() {
   } else {
     const classes = decode(frame.output.classes), confidence = decode(frame.output.confidence);
     ctx.drawImage(heatImage(ctx, classes, frame.output.size, (i) =>
-      mix(MID, CLASS_COLOURS[classes[i] % CLASS_COLOURS.length], 0.25 + 0.6 * confidence[i] / 255)), 0, 0, w, h);
+      mix(MID, CLASS_COLOURS[classes[i] % CLASS_COLOURS.length], 0.1 + 0.45 * confidence[i] / 255)), 0, 0, w, h);
   }
   const splits = $("show-test").checked ? ["train", "test"] : ["train"];
   for (const split of splits) {
@@ -238,13 +238,14 @@ function drawNetwork() {
   const frame = state.frame;
   const canvas = $("network");
   const ctx = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height, tile = 34;
+  const w = canvas.width, h = canvas.height;
   ctx.clearRect(0, 0, w, h);
   const sizes = [frame.settings.features.length, ...frame.units.map((l) => l.length),
                  frame.weights[frame.weights.length - 1].bias.length];
+  const tile = Math.max(14, Math.min(56, (h - 20) / Math.max(...sizes) - 8));
   const columns = sizes.length;
   const position = (layer, unit) => {
-    const x = 30 + layer * (w - 60 - tile) / Math.max(columns - 1, 1);
+    const x = 56 + layer * (w - 120 - tile) / Math.max(columns - 1, 1);
     const gap = Math.min(tile + 10, (h - 20) / sizes[layer]);
     const y = h / 2 - (sizes[layer] * gap) / 2 + unit * gap + (gap - tile) / 2;
     return [x, y];
@@ -267,10 +268,14 @@ function drawNetwork() {
   ctx.fillStyle = "#37474f";
   frame.settings.features.forEach((name, i) => {
     const [x, y] = position(0, i);
+    ctx.drawImage(featureTile(ctx, name, frame), x, y, tile, tile);
     ctx.strokeStyle = "#90a4ae";
     ctx.lineWidth = 1;
     ctx.strokeRect(x, y, tile, tile);
-    ctx.fillText(name, x + tile / 2, y + tile / 2 + 4);
+    ctx.fillStyle = "#37474f";
+    ctx.textAlign = "right";
+    ctx.fillText(name, x - 4, y + tile / 2 + 4);
+    ctx.textAlign = "center";
   });
   frame.units.forEach((layer, l) => layer.forEach((unit, j) => {
     const [x, y] = position(l + 1, j);
@@ -289,13 +294,40 @@ function drawNetwork() {
   const outputs = sizes[columns - 1];
   for (let j = 0; j < outputs; j++) {
     const [x, y] = position(columns - 1, j);
-    ctx.fillStyle = "#eceff1";
-    ctx.fillRect(x, y, tile, tile);
+    if (outputs === 1) {
+      ctx.drawImage($("region"), x, y, tile, tile);  // the output is the decision region
+    } else {
+      ctx.fillStyle = rgb(CLASS_COLOURS[j % CLASS_COLOURS.length], 0.35);
+      ctx.fillRect(x, y, tile, tile);
+    }
     ctx.strokeStyle = "#37474f";
+    ctx.lineWidth = 1;
     ctx.strokeRect(x, y, tile, tile);
     ctx.fillStyle = "#37474f";
-    ctx.fillText(outputs > 1 ? `y${j}` : "ŷ", x + tile / 2, y + tile / 2 + 4);
+    ctx.textAlign = "left";
+    ctx.fillText(outputs > 1 ? `class ${j}` : "ŷ", x + tile + 4, y + tile / 2 + 4);
+    ctx.textAlign = "center";
   }
+}
+
+// an input feature over the square, from the same bounds the server uses
+const FEATURE_FUNCTIONS = {
+  "x1": (a) => a, "x2": (a, b) => b, "x1^2": (a) => a * a, "x2^2": (a, b) => b * b,
+  "x1*x2": (a, b) => a * b, "sin(x1)": (a) => Math.sin(a), "sin(x2)": (a, b) => Math.sin(b),
+};
+
+function featureTile(ctx, name, frame) {
+  const size = 24, [x0, x1, y0, y1] = frame.bounds, f = FEATURE_FUNCTIONS[name];
+  const values = [];
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      const a = x0 + (x1 - x0) * c / (size - 1), b = y1 - (y1 - y0) * r / (size - 1);
+      values.push(frame.task === "regression" ? f(a, 0) : f(a, b));
+    }
+  }
+  const low = Math.min(...values), high = Math.max(...values);
+  const bytes = values.map((v) => Math.round((v - low) / ((high - low) || 1) * 255));
+  return heatImage(ctx, bytes, size, (i, t) => diverging(t));
 }
 
 // -- curves ---------------------------------------------------------------------------------
@@ -338,14 +370,20 @@ async function showSample() {
     epoch ${s.epoch}; loss <b>${s.loss}</b> E = <b id="sample-error">${fmt(s.error)}</b>
     output ŷ = <b>${s.output.map(fmt).join(", ")}</b> target y = <b>${s.target.map(fmt).join(", ")}</b>
     ∂E/∂ŷ = <b id="sample-dE-dy">${s.dE_dy.map(fmt).join(", ")}</b></div>`];
+  if (s.loss.includes("categorical")) {
+    parts.push(`<p class="hint">As in Keras, the categorical cross-entropy first divides ŷ by its
+      sum, so ∂E/∂ŷ_k = (1 − y_k / ŷ_k) / Σŷ; through the softmax this gives ∂E/∂z = ŷ − y.</p>`);
+  }
   parts.push(table("inputs x (the features)", ["", "x", "∂E/∂x"],
     s.features.map((f, i) => [f, s.inputs[i], s.dE_dx[i]])));
+  let inputNames = s.features;
   s.layers.forEach((layer) => {
     parts.push(table(`${layer.name} (${layer.activation}): forward and backward`,
       ["unit", "z", "h", "∂E/∂h", "∂E/∂z", "∂E/∂b"],
       layer.z.map((z, j) => [j, z, layer.h[j], layer.dE_dh[j], layer.dE_dz[j], layer.dE_db[j]])));
-    parts.push(table(`∂E/∂W of ${layer.name} (rows: inputs, columns: units)`,
-      ["", ...layer.z.map((_, j) => `u${j}`)], layer.dE_dW.map((row, i) => [`in ${i}`, ...row])));
+    parts.push(table(`∂E/∂W of ${layer.name} (rows: its inputs, columns: its units)`,
+      ["", ...layer.z.map((_, j) => `unit ${j}`)], layer.dE_dW.map((row, i) => [inputNames[i], ...row])));
+    inputNames = layer.z.map((_, j) => `${layer.name} h${j}`);
   });
   $("partials").innerHTML = parts.join("");
 }
