@@ -28,8 +28,8 @@ def _markdown(text: str) -> dict:
     return {"cell_type": "markdown", "metadata": {}, "source": text.strip("\n")}
 
 
-def _code(text: str) -> dict:
-    return {"cell_type": "code", "metadata": {}, "source": text.strip("\n"),
+def _code(text: str, strip: bool = True) -> dict:
+    return {"cell_type": "code", "metadata": {}, "source": text.strip("\n") if strip else text,
             "execution_count": None, "outputs": []}
 
 
@@ -58,7 +58,7 @@ and the report."""),
 
 Change any field and run the notebook again (`neuralab lab show NAME` prints the original)."""
                   .replace("NAME", name)),
-        _code(f"%%writefile {file_name}\n{text}"),
+        _code(f"%%writefile {file_name}\n{text}", strip=False),  # the file, byte for byte
         _markdown("## Settings"),
         _code(f"""
 QUICK = {quick}  # True: apply the file's [quick] table (a short run)
