@@ -112,6 +112,16 @@ def test_every_data_set_trains_and_draws(server, dataset):
     assert len(points["train"]["x"]) == 100 and len(points["test"]["x"]) == 100
 
 
+def test_changing_the_data_set_picks_a_loss_and_features_that_fit(server):
+    reset(server, loss="mse")
+    sine = call(server, "/api/reset", {"dataset": "sine"})["settings"]
+    assert (sine["loss"], sine["features"]) == ("mse", ["x1"])
+    disc = call(server, "/api/reset", {"dataset": "disc"})["settings"]
+    assert (disc["loss"], disc["features"]) == ("binary_crossentropy", ["x1", "x2"])
+    spirals = call(server, "/api/reset", {"dataset": "spirals"})["settings"]
+    assert spirals["loss"] == "sparse_categorical_crossentropy"
+
+
 def test_stream_sends_a_frame_at_once_and_new_frames_while_playing(server):
     reset(server)
     with urllib.request.urlopen(server.url + "api/stream", timeout=TIMEOUT) as stream:

@@ -78,9 +78,9 @@ def task_of(dataset: str) -> str:
 def check_settings(changes: dict, base: dict | None = None) -> dict:
     """``base`` (default :data:`DEFAULTS`) updated with ``changes``, every field checked.
 
-    A change of data set without a loss or features picks that data set's first loss when
-    the old one does not fit, drops the x2 features for the sine, and goes back to x1, x2
-    when leaving the sine.
+    A change of data set without a loss or features picks the first loss of the new task
+    (binary, multiclass, regression) when the task changes, drops the x2 features for the
+    sine, and goes back to x1, x2 when leaving the sine.
     """
     if not isinstance(changes, dict):
         raise SettingsError(f"settings: expected a JSON object, got {type(changes).__name__}")
@@ -90,9 +90,9 @@ def check_settings(changes: dict, base: dict | None = None) -> dict:
     settings = {**(base or DEFAULTS), **changes}
     dataset = _choice(settings, "dataset", DATASETS)
     task = task_of(dataset)
-    if "loss" not in changes and settings["loss"] not in LOSSES[task]:
-        settings["loss"] = LOSSES[task][0]
     previous = (base or DEFAULTS)["dataset"]
+    if "loss" not in changes and (settings["loss"] not in LOSSES[task] or task != task_of(previous)):
+        settings["loss"] = LOSSES[task][0]
     if "features" not in changes and dataset == "sine":
         settings["features"] = [f for f in settings["features"] if "x2" not in f] or ["x1"]
     elif "features" not in changes and previous == "sine" and dataset != "sine":
