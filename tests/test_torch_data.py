@@ -85,3 +85,58 @@ def test_size_mismatch_and_bad_batch_size_are_named():
         TensorDataset(nt.zeros(3), nt.zeros(4))
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader([1, 2], batch_size=0)
+
+
+def batches_of(loader) -> list:
+    return [[t.numpy().tolist() for t in batch] for batch in loader]
+
+
+@pytest.mark.parametrize("num_workers", [1, 2, 4])
+def test_num_workers_gives_the_batches_of_num_workers_zero(num_workers):
+    dataset = TensorDataset(nt.arange(23.0).view(23, 1), nt.arange(23))
+
+    def loader(workers):
+        return DataLoader(dataset, batch_size=5, shuffle=True, num_workers=workers, pin_memory=True,
+                          generator=nt.Generator().manual_seed(4))
+    assert batches_of(loader(num_workers)) == batches_of(loader(0))
+    theirs = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.arange(23.0).view(23, 1)),
+                                         batch_size=5, num_workers=0)
+    assert len(loader(num_workers)) == len(theirs) == 5
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(dataset, num_workers=-1)
+
+
+def test_samplers_give_pytorchs_orders_and_lengths():
+    data = list(range(10))
+    seq = nt.utils.data.SequentialSampler(data)
+    assert list(seq) == list(torch.utils.data.SequentialSampler(data)) == data
+    batches = nt.utils.data.BatchSampler(seq, 3, drop_last=False)
+    assert list(batches) == list(torch.utils.data.BatchSampler(range(10), 3, drop_last=False))
+    assert len(nt.utils.data.BatchSampler(seq, 3, True)) == \
+        len(torch.utils.data.BatchSampler(seq, 3, True)) == 3
+    rand = nt.utils.data.RandomSampler(data, generator=nt.Generator().manual_seed(0))
+    assert sorted(rand) == data and len(rand) == 10
+    drawn = list(nt.utils.data.RandomSampler(data, replacement=True, num_samples=25))
+    assert len(drawn) == 25 and set(drawn) <= set(data)
+    subset = list(nt.utils.data.SubsetRandomSampler([2, 4, 6]))
+    assert sorted(subset) == [2, 4, 6]
+    weighted = list(nt.utils.data.WeightedRandomSampler([0.0, 1.0, 0.0], 5))
+    assert weighted == [1] * 5
+
+
+def test_sampler_batch_sampler_and_collate_fn_drive_the_loader_as_in_pytorch():
+    data = [float(i) for i in range(10)]
+    sampler = [9, 0, 5, 3]
+    ours = DataLoader(data, batch_size=3, sampler=sampler, collate_fn=lambda b: [x * 10 for x in b])
+    theirs = torch.utils.data.DataLoader(data, batch_size=3, sampler=sampler,
+                                         collate_fn=lambda b: [x * 10 for x in b])
+    assert list(ours) == list(theirs) == [[90.0, 0.0, 50.0], [30.0]]
+    batch_sampler = [[1, 2], [7]]
+    assert [b.tolist() for b in DataLoader(data, batch_sampler=batch_sampler)] == \
+        [b.tolist() for b in torch.utils.data.DataLoader(data, batch_sampler=batch_sampler)]
+    assert list(DataLoader(data, batch_size=None, sampler=[4, 2])) == [4.0, 2.0]
+    with pytest.raises(ValueError, match="mutually exclusive with shuffle"):
+        DataLoader(data, sampler=sampler, shuffle=True)
+    with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive"):
+        DataLoader(data, batch_sampler=batch_sampler, batch_size=2)
+    assert nt.utils.data.get_worker_info() is None

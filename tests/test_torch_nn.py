@@ -98,6 +98,9 @@ LAYER_CASES = [
     ("Softmax", (), {"dim": 1}, RNG.normal(size=(3, 4))),
     ("LogSoftmax", (), {"dim": -1}, RNG.normal(size=(2, 3, 4))),
     ("Identity", (), {}, RNG.normal(size=(3, 4))),
+    ("Conv2d", (3, 6, 3), {"groups": 3, "padding": 1}, IMAGES),  # depthwise, channel multiplier 2
+    ("Conv2d", (3, 3, 3), {"groups": 3, "bias": False, "stride": 2}, IMAGES),  # depthwise
+    ("Conv2d", (4, 6, (2, 3)), {"groups": 2, "dilation": (2, 1)}, RNG.normal(size=(2, 4, 7, 6))),
 ]
 
 
@@ -283,7 +286,8 @@ def test_print_model_is_pytorchs_text(make):
     "nn.Dropout()", "nn.CrossEntropyLoss()", "nn.Unflatten(1, (2, 5))",
     "nn.ModuleList([nn.Linear(2, 2) for _ in range(3)] + [nn.ReLU()])",
     "nn.ModuleDict({'a': nn.Linear(1, 1)})",
-    "nn.Sequential()", "nn.ModuleList()",
+    "nn.Sequential()", "nn.ModuleList()", "nn.Conv2d(4, 4, 3, groups=2)",
+    "nn.Conv2d(4, 8, 3, groups=4, bias=False)", "nn.MaxPool2d(2, return_indices=True)",
 ])
 def test_printing_each_layer_reads_as_pytorchs(expression):
     assert repr(eval(expression, {"nn": nn})) == repr(eval(expression, {"nn": torch.nn}))
@@ -387,3 +391,33 @@ def test_layers_name_wrong_input_shapes():
         nn.Conv2d(3, 2, 3)(nt.zeros(1, 2, 5, 5))
     with pytest.raises(ValueError, match="too small"):
         nn.MaxPool2d(4)(nt.zeros(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
+                                    {"kernel_size": 2, "ceil_mode": True},
+                                    {"kernel_size": (3, 2), "stride": 1, "dilation": (1, 2)}],
+                         ids=["tiled", "padded", "ceil", "dilated"])
+def test_max_pool_return_indices_are_pytorchs(kwargs):
+    x = np.round(RNG.normal(size=(2, 3, 7, 6)), 1)  # rounded: ties, where the first maximum wins
+    ours = nn.MaxPool2d(**kwargs, return_indices=True)
+    theirs = torch.nn.MaxPool2d(**kwargs, return_indices=True)
+    x_ours, x_theirs = nt.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (v_ours, i_ours), (v_theirs, i_theirs) = ours(x_ours), theirs(x_theirs)
+    assert max_error(v_ours, v_theirs) == 0
+    assert i_ours.dtype == nt.int64 and np.array_equal(i_ours.numpy(), i_theirs.numpy())
+    v_ours.sum().backward()
+    v_theirs.sum().backward()
+    assert max_error(x_ours.grad, x_theirs.grad) == 0
+    values, indices = F.max_pool2d(nt.tensor(x), return_indices=True, **kwargs)
+    assert np.array_equal(indices.numpy(), i_theirs.numpy())
+
+
+def test_grouped_conv_names_channels_that_do_not_divide():
+    with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="out_channels must be divisible by groups"):
+        nn.Conv2d(4, 3, 3, groups=2)
+    with pytest.raises(ValueError, match="8 channels"):
+        F.conv2d(nt.zeros(1, 4, 5, 5), nt.zeros(8, 2, 3, 3), groups=4)
+    with pytest.raises(ValueError, match="must divide"):
+        F.conv2d(nt.zeros(1, 4, 5, 5), nt.zeros(6, 2, 3, 3), groups=4)

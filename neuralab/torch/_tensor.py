@@ -16,6 +16,8 @@ float32.
 from __future__ import annotations
 
 import builtins
+import warnings
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -141,6 +143,22 @@ def _extremum(x: Tensor, dim, keepdim: builtins.bool, pick, result, reduce):
     return result(wrap(values), wrap(_EngineTensor(indices.astype(np.int64))))
 
 
+NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
+    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
+    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information.")
+# id(engine tensor) -> weak reference, for the non-leaf tensors whose .grad is shown
+# (keyed by id: engine tensors compare element-wise, so they cannot be set members)
+_RETAINED: dict[builtins.int, weakref.ref] = {}
+
+
+def _is_retained(t: _EngineTensor) -> builtins.bool:
+    ref = _RETAINED.get(builtins.id(t))
+    return ref is not None and ref() is t
+
+
 class Tensor:
     """A PyTorch-style tensor on neuralab's engine (see the module docstring).
 
@@ -173,7 +191,13 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        g = self._t.grad
+        """dL/d(self) after ``backward()``: leaves only, or a non-leaf after ``retain_grad()``
+        (otherwise ``None`` with PyTorch's warning; the engine keeps it in ``self._t.grad``)."""
+        t = self._t
+        if t._backward is not None and not _is_retained(t):
+            warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+            return None
+        g = t.grad
         return None if g is None else wrap(_EngineTensor(g))
 
     @grad.setter
@@ -219,7 +243,19 @@ class Tensor:
         return wrap(ops.multiply(self._t, 1))
 
     def retain_grad(self) -> None:
-        """Intermediate tensors keep their gradient here anyway."""
+        """Let ``.grad`` of this non-leaf tensor return its gradient after ``backward()``
+        (the gradient of the latest backward pass; a no-op on leaves)."""
+        t = self._t
+        if not t.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if t._backward is not None and not _is_retained(t):
+            key = builtins.id(t)
+            _RETAINED[key] = weakref.ref(t, lambda _, key=key: _RETAINED.pop(key, None))
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        """True for a non-leaf tensor after ``retain_grad()``."""
+        return self._t._backward is not None and _is_retained(self._t)
 
     # -- conversions ------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:

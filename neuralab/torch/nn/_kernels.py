@@ -60,38 +60,44 @@ def _pad(x: np.ndarray, padding, value=0.0, extra=(0, 0)):
     return np.pad(x, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)), constant_values=value)
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation) -> Tensor:
-    """2-D cross-correlation by im2col: one matrix product for the whole batch.
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation by im2col: one matrix product per group for the whole batch.
 
-    cols (C kh kw, N OH OW) holds every receptive field as a column, so y = W cols with W
-    reshaped to (O, C kh kw); backward: dW = dout cols^T, dcols = W^T dout, and dx adds each
-    column back where it came from (col2im).
+    cols (C kh kw, N OH OW) holds every receptive field as a column; with G groups its rows
+    split into G blocks of C/G channels, and W (O, C/G, kh, kw) into G blocks of O/G filters,
+    so y_g = W_g cols_g (G = C = O is a depthwise convolution). Backward: dW_g = dout_g
+    cols_g^T, dcols_g = W_g^T dout_g, and dx adds each column back where it came from (col2im).
 
-    Shape: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) -> y (N, O, OH, OW).
+    Shape: x (N, C, H, W), weight (O, C/G, kh, kw), bias (O,) -> y (N, O, OH, OW).
     """
     xd, wd = x.data, weight.data
     n, c, h, w = xd.shape
     o, c_w, kh, kw = wd.shape
-    if c != c_w:
-        raise ValueError(f"conv2d expected input with {c_w} channels, got {c} (input shape {xd.shape})")
+    if groups < 1 or c % groups or o % groups:
+        raise ValueError(f"conv2d: groups={groups} must divide both the {c} input channels and "
+                         f"the {o} output channels")
+    if c != c_w * groups:
+        raise ValueError(f"conv2d expected input with {c_w * groups} channels ({c_w} per group x "
+                         f"{groups} groups), got {c} (input shape {xd.shape})")
     out = _out_size((h, w), (kh, kw), stride, padding, dilation)
     xp = _pad(xd, padding).transpose(1, 0, 2, 3)  # (C, N, Hp, Wp): columns come out batch-major
     cols = np.empty((c, kh * kw, n) + out, dtype=np.result_type(xd, wd))
     windows = list(_windows((kh, kw), stride, dilation, out))
     for k, (rows, columns) in windows:
         cols[:, k] = xp[:, :, rows, columns]
-    cols = cols.reshape(c * kh * kw, -1)
-    w2 = wd.reshape(o, -1)
+    cols = cols.reshape(groups, c_w * kh * kw, -1)
+    w2 = wd.reshape(groups, o // groups, -1)
     y = np.ascontiguousarray((w2 @ cols).reshape(o, n, *out).transpose(1, 0, 2, 3))
     if bias is not None:
         y += bias.data[:, None, None]
 
     def backward(dout):
-        d2 = dout.transpose(1, 0, 2, 3).reshape(o, -1)
-        dw = (d2 @ cols.T).reshape(wd.shape) if weight.requires_grad else None
+        d2 = dout.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
+        dw = (d2 @ cols.transpose(0, 2, 1)).reshape(wd.shape) if weight.requires_grad else None
         dx = None
         if x.requires_grad:
-            dcols = (w2.T @ d2).reshape(c, kh * kw, n, *out)
+            dcols = (w2.transpose(0, 2, 1) @ d2).reshape(c, kh * kw, n, *out)
             dxp = np.zeros(xp.shape, dtype=dout.dtype)
             for k, (rows, columns) in windows:
                 dxp[:, :, rows, columns] += dcols[:, k]
@@ -110,14 +116,25 @@ def _pool_input(xd, kernel, stride, padding, dilation, ceil_mode, fill):
     return xp, out, list(_windows(kernel, stride, dilation, out))
 
 
-def max_pool2d(x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> Tensor:
-    """The largest value of each window; the gradient goes to the first largest (PyTorch's).
+def _flat_indices(arg: np.ndarray, kernel, stride, padding, dilation, width: int) -> np.ndarray:
+    """PyTorch's pooling indices: the input position (row * W + column) of each window's
+    maximum, from ``arg``, the maximum's offset i kw + j inside its window."""
+    oh, ow = arg.shape[-2:]
+    rows = (np.arange(oh)[:, None] * stride[0] - padding[0] + (arg // kernel[1]) * dilation[0])
+    columns = (np.arange(ow)[None, :] * stride[1] - padding[1] + (arg % kernel[1]) * dilation[1])
+    return (rows * width + columns).astype(np.int64)
 
-    Shape: (N, C, H, W) -> (N, C, OH, OW).
+
+def max_pool2d(x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> tuple[Tensor, np.ndarray]:
+    """The largest value of each window, and its flat input index (PyTorch's
+    ``return_indices``); the gradient goes to the first largest (PyTorch's).
+
+    Shape: (N, C, H, W) -> (N, C, OH, OW) values and int64 indices.
     """
     xd = x.data
     if tuple(stride) == tuple(kernel) and not any(padding) and tuple(dilation) == (1, 1) and not ceil_mode:
-        return _tiled_max_pool2d(x, kernel)
+        y, arg = _tiled_max_pool2d(x, kernel)
+        return y, _flat_indices(arg, kernel, stride, padding, dilation, xd.shape[3])
     xp, out, windows = _pool_input(xd, kernel, stride, padding, dilation, ceil_mode, -np.inf)
     y = np.full(xd.shape[:2] + out, -np.inf, dtype=xd.dtype)
     arg = np.zeros(y.shape, dtype=np.int64)
@@ -133,10 +150,11 @@ def max_pool2d(x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> Tenso
             dxp[:, :, rows, columns] += np.where(arg == k, dout, 0)
         h, w = xd.shape[2:]
         return (dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w],)
-    return Tensor.from_op(y, (x,), backward, "max_pool2d")
+    return (Tensor.from_op(y, (x,), backward, "max_pool2d"),
+            _flat_indices(arg, kernel, stride, padding, dilation, xd.shape[3]))
 
 
-def _tiled_max_pool2d(x: Tensor, kernel) -> Tensor:
+def _tiled_max_pool2d(x: Tensor, kernel) -> tuple[Tensor, np.ndarray]:
     """Max pooling over non-overlapping windows (stride = kernel, the common case): the
     windows are a reshape of the input, so one argmax finds every maximum."""
     xd = x.data
@@ -154,7 +172,7 @@ def _tiled_max_pool2d(x: Tensor, kernel) -> Tensor:
         dx[:, :, :oh * kh, :ow * kw] = dtiles.reshape(n, c, oh, ow, kh, kw).transpose(
             0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
         return (dx,)
-    return Tensor.from_op(y, (x,), backward, "max_pool2d")
+    return Tensor.from_op(y, (x,), backward, "max_pool2d"), arg[..., 0]
 
 
 def avg_pool2d(x: Tensor, kernel, stride, padding, ceil_mode, count_include_pad) -> Tensor:

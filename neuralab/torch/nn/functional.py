@@ -12,6 +12,7 @@ import numpy as np
 from neuralab import ops
 
 from .._tensor import Tensor, _array, unwrap, wrap
+from .._tensor import _EngineTensor as EngineTensor
 from ..random import get_generator
 from . import _kernels
 
@@ -28,9 +29,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
            dilation=1, groups: int = 1) -> Tensor:
-    """2-D convolution (cross-correlation), NCHW.  padding: int, pair, "valid" or "same"."""
-    if groups != 1:
-        raise NotImplementedError("conv2d: groups other than 1 are not supported yet")
+    """2-D convolution (cross-correlation), NCHW.  padding: int, pair, "valid" or "same";
+    ``groups`` splits the channels (weight (O, C/groups, kh, kw); groups = C: depthwise)."""
     kernel, dilation = weight.shape[2:], _pair(dilation)
     if padding == "valid":
         padding = 0
@@ -41,7 +41,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         if any(d * (k - 1) % 2 for d, k in zip(dilation, kernel)):
             raise NotImplementedError("padding='same' with an even kernel is not supported yet")
     return wrap(_kernels.conv2d(input._t, weight._t, None if bias is None else bias._t,
-                                _pair(stride), _pair(padding), dilation))
+                                _pair(stride), _pair(padding), dilation, groups))
 
 
 def _check_4d(name: str, x: Tensor) -> None:
@@ -50,12 +50,15 @@ def _check_4d(name: str, x: Tensor) -> None:
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
-               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+               ceil_mode: bool = False, return_indices: bool = False):
+    """The maximum of each window; with ``return_indices`` also where it was, as PyTorch
+    gives it: the flat index ``row * W + column`` in the (unpadded) input plane, int64."""
     _check_4d("max_pool2d", input)
+    values, indices = _kernels.max_pool2d(input._t, _pair(kernel_size), _pair(stride or kernel_size),
+                                          _pair(padding), _pair(dilation), ceil_mode)
     if return_indices:
-        raise NotImplementedError("max_pool2d: return_indices=True is not supported")
-    return wrap(_kernels.max_pool2d(input._t, _pair(kernel_size), _pair(stride or kernel_size),
-                                    _pair(padding), _pair(dilation), ceil_mode))
+        return wrap(values), wrap(EngineTensor(indices))
+    return wrap(values)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002

@@ -13,8 +13,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from neuralab.tensor import is_grad_enabled
+
 from .._tensor import Tensor, _array, numpy_dtype, wrap
 from .._tensor import _EngineTensor as EngineTensor
+from ..utils.hooks import BackwardHook, RemovableHandle
 
 
 class Parameter(Tensor):
@@ -65,6 +68,8 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        for kind in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
+            object.__setattr__(self, kind, OrderedDict())
 
     # -- registration ---------------------------------------------------------------------
     def _registry(self, kind: str) -> OrderedDict:
@@ -136,7 +141,63 @@ class Module:
                                   "function")
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        """``forward`` between the registered hooks, in PyTorch's order: forward pre-hooks,
+        backward-hook identity nodes on the inputs, forward, forward hooks, identity nodes
+        on the outputs."""
+        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if self._backward_hooks and is_grad_enabled():
+            backward_hook = BackwardHook(self, list(self._backward_hooks.values()))
+            args = backward_hook.setup_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output if backward_hook is None else backward_hook.setup_outputs(output)
+
+    def _add_hook(self, kind: str, value, prepend: bool) -> RemovableHandle:
+        hooks = self._registry(kind)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = value
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args) -> None or new args`` before each ``forward`` (with
+        ``with_kwargs``: ``hook(module, args, kwargs) -> None or (args, kwargs)``)."""
+        return self._add_hook("_forward_pre_hooks", (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output) -> None or new output`` after each ``forward`` (with
+        ``with_kwargs``: ``hook(module, args, kwargs, output)``)."""
+        return self._add_hook("_forward_hooks", (hook, with_kwargs), prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output) -> None or new grad_input`` when the
+        gradients with respect to the module's inputs are computed (see
+        :mod:`neuralab.torch.utils.hooks`)."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # -- traversal --------------------------------------------------------------------------
     def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True):

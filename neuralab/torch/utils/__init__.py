@@ -1,5 +1,5 @@
 """``torch.utils`` on neuralab: :mod:`.data` (datasets and the batch loader)."""
 
-from . import data
+from . import data, hooks
 
-__all__ = ["data"]
+__all__ = ["data", "hooks"]

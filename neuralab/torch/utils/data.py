@@ -1,5 +1,6 @@
-"""``torch.utils.data``: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split`` and
-``DataLoader`` (single process) with PyTorch's default collation.
+"""``torch.utils.data``: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``, the
+samplers (:mod:`.sampler`) and ``DataLoader`` (batches made in this process) with PyTorch's
+default collation.
 
 A ``DataLoader`` over a ``TensorDataset`` with the default collate slices every tensor once
 per batch (one fancy index, not ``batch_size`` item lookups); other datasets are read item
@@ -17,6 +18,14 @@ import numpy as np
 from .._tensor import Tensor, _array, from_numpy, tensor, wrap
 from .._tensor import _EngineTensor as EngineTensor
 from ..random import get_generator
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 
 class Dataset:
@@ -123,52 +132,65 @@ def default_collate(batch: list):
                     f"lists; found {type(first).__name__}")
 
 
+def get_worker_info() -> None:
+    """``None``: batches are always made in the calling process (see ``DataLoader``)."""
+    return None
+
+
 class DataLoader:
     """Batches of a dataset, reshuffled every epoch when ``shuffle=True``.
+
+    The order comes from ``sampler`` (default: :class:`SequentialSampler`, or
+    :class:`RandomSampler` with ``shuffle``) cut into batches by ``batch_sampler`` (default:
+    :class:`BatchSampler`), then read and collated by ``collate_fn``. ``num_workers`` is
+    accepted and checked, but the batches are always made in this process, so any value gives
+    the batches of ``num_workers=0`` (NumPy indexing of in-memory data is faster than sending
+    batches between processes); ``worker_init_fn`` is therefore never called, and
+    ``pin_memory`` (a CUDA staging option) changes nothing on the CPU.
 
     Example:
         >>> loader = DataLoader(TensorDataset(X, y), batch_size=100, shuffle=True)
         >>> for inputs, labels in loader: ...
     """
 
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False, sampler=None,
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None, sampler=None,
                  batch_sampler=None, num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
                  drop_last: bool = False, timeout: float = 0, worker_init_fn=None, generator=None,
                  **kwargs):
-        if batch_size is not None and batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size}")
-        self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
-        self.sampler, self.batch_sampler = sampler, batch_sampler
-        self.num_workers, self.drop_last, self.generator = num_workers, drop_last, generator
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                             "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
+        self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
+        self.num_workers, self.pin_memory, self.timeout = num_workers, pin_memory, timeout
+        self.worker_init_fn = worker_init_fn
         self.collate_fn = collate_fn if collate_fn is not None else default_collate
         self._default_collate = collate_fn is None
 
-    def _order(self) -> list[int]:
-        if self.sampler is not None:
-            return list(self.sampler)
-        if self.shuffle:
-            return get_generator(self.generator).permutation(len(self.dataset)).tolist()
-        return list(range(len(self.dataset)))
-
-    def _batches(self):
-        if self.batch_sampler is not None:
-            yield from self.batch_sampler
-            return
-        order = self._order()
-        size = self.batch_size
-        stop = len(order) - len(order) % size if self.drop_last else len(order)
-        for start in range(0, stop, size):
-            yield order[start:start + size]
-
     def __iter__(self):
-        if self.batch_size is None and self.batch_sampler is None:
-            for index in self._order():
+        if self.batch_sampler is None:
+            for index in self.sampler:
                 yield self.dataset[index]
             return
         fast = self._default_collate and isinstance(self.dataset, TensorDataset)
         batched = getattr(self.dataset, "get_batch", None) if self._default_collate else None
-        for indices in self._batches():
+        for indices in self.batch_sampler:
             batch = batched(indices) if batched is not None else None
             if batch is not None:  # a dataset that transforms and collates a batch at once
                 yield batch
@@ -179,13 +201,9 @@ class DataLoader:
                 yield self.collate_fn([self.dataset[i] for i in indices])
 
     def __len__(self) -> int:
-        if self.batch_sampler is not None:
-            return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        if self.batch_size is None:
-            return n
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "default_collate",
-           "DataLoader"]
+           "DataLoader", "get_worker_info", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler"]
