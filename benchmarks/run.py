@@ -28,11 +28,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import extras  # noqa: E402
+import torch_style  # noqa: E402
 from workloads import SYSTEMS, WORKLOADS, gemm_gflops  # noqa: E402
+
+# T1/T2: the lecture's loops in PyTorch style, on neuralab.torch and on PyTorch eager
+WORKLOADS, SYSTEMS = torch_style.register(WORKLOADS, SYSTEMS)
 
 LABELS = {"neuralab": "neuralab `fit`", "torch": "PyTorch eager", "torch_fused": "PyTorch fused Adam",
           "sklearn": "scikit-learn MLPClassifier", "keras_jax": "Keras 3 (JAX)",
-          "blas_floor": "BLAS floor (GEMMs only)"}
+          "blas_floor": "BLAS floor (GEMMs only)", "neuralab_torch": "neuralab.torch"}
 UNITS = {"W4": ("ms/step", lambda seconds, quick: seconds * 1e3 / (
     WORKLOADS["W4"]["quick_steps"] if quick else WORKLOADS["W4"]["steps"]))}
 
