@@ -217,6 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        if self.command == "HEAD":
+            return
         session, server = self.server.session, self.server
         last = 0
         while not server.stopping.is_set():

@@ -171,7 +171,11 @@ class Session:
                 until = time.monotonic() + FRAME_SECONDS
                 ok = True
                 while ok and time.monotonic() < until and not self._stop.is_set():
-                    ok = self._train_epoch()
+                    try:
+                        ok = self._train_epoch()
+                    except Exception as error:  # noqa: BLE001 - shown in the page, not lost in a thread
+                        self.error = f"training stopped: {type(error).__name__}: {error}"
+                        ok = False
                 if not ok:
                     self._stop.set()
                 self._publish()
