@@ -122,6 +122,9 @@ def _top_k_table(data: dict, caption: str) -> str:
     return "\n".join(rows)
 
 
+_LEFT = ' style="text-align:left"'
+
+
 def _checks_table(rows: list, caption: str) -> str:
     """A study's closed-form checks: measured beside closed form, error, passed or not."""
     failed = sum(not r["ok"] for r in rows)
@@ -130,8 +133,8 @@ def _checks_table(rows: list, caption: str) -> str:
            "<th>tolerance</th><th></th></tr>"]
     for r in rows:
         status = "ok" if r["ok"] else "failed"
-        out.append(f"<tr><td>{_e(r['name'])}</td><td>{_e(r['measured'])}</td>"
-                   f"<td>{_e(r['reference'])}</td><td>{_cell(float(r['error']))}</td>"
+        out.append(f"<tr><td>{_e(r['name'])}</td><td{_LEFT}>{_e(r['measured'])}</td>"
+                   f"<td{_LEFT}>{_e(r['reference'])}</td><td>{_cell(float(r['error']))}</td>"
                    f"<td>{_cell(float(r['tolerance']))}</td><td class=\"{status}\">{status}</td></tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -143,8 +146,8 @@ def _quantities_table(rows: list, caption: str) -> str:
     out = [f"<p><b>{_e(caption)}</b></p><table><tr><th>as written</th><th>NumPy</th>"
            "<th>shape</th><th>value</th></tr>"]
     for r in rows:
-        out.append(f"<tr><td>{_e(r['formula'])}</td><td><code>{_e(r['code'])}</code></td>"
-                   f"<td>{_e(tuple(r['shape']))}</td><td style=\"text-align:left\"><pre>"
+        out.append(f"<tr><td>{_e(r['formula'])}</td><td{_LEFT}><code>{_e(r['code'])}</code></td>"
+                   f"<td>{_e(tuple(r['shape']))}</td><td{_LEFT}><pre>"
                    f"{_e(format_value(r['value']))}</pre></td></tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -207,8 +210,10 @@ def write_report(root, figures: bool = True) -> Path:
         body.append(f"<p>{_e(meta['description'])}</p>")
     counts = ", ".join(f"{n} {_e(s)}" for s, n in sorted(summary.counts.items()))
     wall = sum(r.get("wall_s") or 0 for r in summary.records)
+    study = "study" in meta.get("base", {})  # computes and checks instead of training
     body.append(f'<p class="muted">{len(summary.points)} point(s) x {len(meta.get("seeds", []))} '
-                f"seed(s): {counts or 'no trials yet'}; {wall:.1f} s of training in all. "
+                f"seed(s): {counts or 'no trials yet'}; {wall:.1f} s of "
+                f"{'computing' if study else 'training'} in all. "
                 f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')}.</p>")
     head = summary.headline()
     if head and head["n"]:
@@ -225,12 +230,12 @@ def write_report(root, figures: bool = True) -> Path:
                     "training are on the test set: best_val_* is the best epoch on the test "
                     "set.</p>")
     if figures:
-        body.append("<h2>Figures</h2>")
         try:
-            for path, caption in make_figures(summary, store):
-                body.append(_image(path, caption))
+            made = [_image(path, caption) for path, caption in make_figures(summary, store)]
         except ImportError as error:
-            body.append(f"<p>{_e(error)}</p>")
+            made = [f"<p>{_e(error)}</p>"]
+        if made:  # a study has no learning curves: its figures are artifacts
+            body += ["<h2>Figures</h2>"] + made
     artifacts = []
     for point in summary.points:
         if not point.finished:
@@ -251,7 +256,6 @@ def write_report(root, figures: bool = True) -> Path:
                 artifacts.append(_top_k_table(store.load_json(record["id"], name),
                                               f"{point.name}, seed {record['seed']}: next-word candidates"))
     if artifacts:
-        study = "study" in meta.get("base", {})
         body += [f"<h2>{'Checks, values and figures' if study else 'Inside the trained models'}"
                  "</h2>"] + artifacts
     body += ["<h2>Trials</h2>", _trials_table(summary, cols)]
