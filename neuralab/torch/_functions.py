@@ -182,9 +182,21 @@ def _unary(name: str):
     return function
 
 
-exp, log, sqrt, sigmoid, tanh, relu, sin, cos, sign, square, log1p, expm1, floor, ceil = (
-    _unary(n) for n in ("exp", "log", "sqrt", "sigmoid", "tanh", "relu", "sin", "cos", "sign",
-                        "square", "log1p", "expm1", "floor", "ceil"))
+# one assignment per name: documentation tools (griffe) do not read tuple unpacking
+exp = _unary("exp")
+log = _unary("log")
+sqrt = _unary("sqrt")
+sigmoid = _unary("sigmoid")
+tanh = _unary("tanh")
+relu = _unary("relu")
+sin = _unary("sin")
+cos = _unary("cos")
+sign = _unary("sign")
+square = _unary("square")
+log1p = _unary("log1p")
+expm1 = _unary("expm1")
+floor = _unary("floor")
+ceil = _unary("ceil")
 abs = _unary("abs")  # noqa: A001
 
 
