@@ -221,6 +221,16 @@ def test_sample_partials_equal_a_numpy_hand_computation_and_numerical_gradients(
                 assert np.asarray(mine[key]) == pytest.approx(numeric, rel=1e-5, abs=1e-8)
 
 
+def test_a_diverging_run_stops_with_a_message_and_the_server_lives(server):
+    reset(server, dataset="sine", optimizer="sgd", learning_rate=10.0, hidden=[16, 16, 16],
+          activation="relu", batch_size=1, samples=200)
+    stopped = call(server, "/api/step", {"epochs": 50})
+    assert stopped["epoch"] < 50 and "training diverged in epoch" in stopped["error"]
+    assert call(server, "/api/play", {})["running"] is False  # no playing on a diverged run
+    assert call(server, "/api/state")["error"] == stopped["error"]
+    assert reset(server)["error"] is None
+
+
 def test_sample_requests_are_checked(server):
     reset(server)
     for body, fragment in (({"split": "train", "index": 400}, "index: expected an integer in [0, 399]"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -115,9 +116,17 @@ class Session:
     def _train_epoch(self) -> bool:
         """One epoch; False (with ``error`` set) when the loss is no longer finite."""
         fit = self.config["fit"]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            self.model.fit(self.data.x_train, self.data.y_train, epochs=1,
-                           batch_size=fit["batch_size"], shuffle=True, verbose=0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a divergence is reported in the page instead
+            history = self.model.fit(self.data.x_train, self.data.y_train, epochs=1,
+                                     batch_size=fit["batch_size"], shuffle=True, verbose=0)
+        diverged = getattr(history, "diverged", None)
+        if diverged:  # fit stopped and restored the weights of the epoch's start
+            self.error = (f"training diverged in epoch {self.epoch + 1} ({diverged['reason']}, batch "
+                          f"{diverged['batch']}); the weights are those after epoch {self.epoch}. "
+                          "Lower the learning rate (or standardize the inputs) and reset.")
+            return False
         self.epoch += 1
         self._record()
         loss = self.history["loss"][-1]
