@@ -140,14 +140,26 @@ def check_tables(config: dict, source: str) -> dict:
 
 
 def _check_study_config(source: str, config: dict) -> dict:
-    """A study's configuration is its ``[study]`` table alone."""
-    from .studies import check_study
+    """A study's configuration is its ``[study]`` table alone: a ``type`` from
+    :data:`~.study_kinds.STUDIES` and that study's options (checked by the study, whose
+    messages name the option)."""
+    from .study_kinds import STUDIES
     for name in TRAINING_SECTIONS:
         if config.get(name):
             fail(source, name, "an experiment with a [study] table computes instead of "
                                "training: expected no [data], [model], [compile], [fit] or "
                                "[analysis] tables beside it")
-    return {"study": check_study(source, table(source, "study", config["study"]))}
+    study = table(source, "study", config["study"])
+    kind = study.get("type")
+    if not isinstance(kind, str):
+        fail(source, "study.type", f"missing: name the study, one of {', '.join(sorted(STUDIES))}")
+    if kind not in STUDIES:
+        fail(source, "study.type", f"unknown study {kind!r}" + suggest(kind, sorted(STUDIES)))
+    try:
+        options = STUDIES[kind].check({k: v for k, v in study.items() if k != "type"})
+    except (ValueError, TypeError) as error:
+        raise ExperimentError(str(error), source) from None
+    return {"study": {"type": kind, **options}}
 
 
 def check_builds(config: dict, source: str) -> None:

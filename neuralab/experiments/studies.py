@@ -23,20 +23,18 @@ quantities  named values written out as the course material writes them (a formu
 ==========  ==========================================================================
 
 and may draw figures from it (``artifacts/*.png``; they need matplotlib, and a figure
-that fails is reported, never fatal). :func:`read_checks` and :func:`format_check` serve
-the command line, the notebook and the report alike (and :func:`read_quantities`,
-:func:`print_quantities` the written-out values).
+that fails is reported, never fatal). The studies are registered in :mod:`.study_kinds`,
+which runs them; this module holds their types and reads their results back:
+:func:`read_checks` and :func:`format_check` serve the command line, the notebook and the
+report alike (and :func:`read_quantities`, :func:`print_quantities` the written-out values).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from .config import ExperimentError, fail, suggest
 
 CHECKS_FILE = "checks.json"
 QUANTITIES_FILE = "quantities.json"
@@ -86,60 +84,6 @@ class StudyKind:
     compute: Callable[[dict, int], StudyOutcome]
     figures: Callable[[StudyOutcome, Path, str], list[str]]
     summary: str = ""
-
-
-def _registry() -> dict[str, StudyKind]:
-    from . import backprop, descent
-    return {"descent": descent.STUDY, "backprop": backprop.STUDY}
-
-
-def study_names() -> list[str]:
-    return sorted(_registry())
-
-
-def check_study(source: str, study: dict) -> dict:
-    """Validate a ``[study]`` table (its ``type`` and that study's options)."""
-    kinds = _registry()
-    kind = study.get("type")
-    if not isinstance(kind, str):
-        fail(source, "study.type", f"missing: name the study, one of {', '.join(sorted(kinds))}")
-    if kind not in kinds:
-        fail(source, "study.type", f"unknown study {kind!r}" + suggest(kind, sorted(kinds)))
-    options = {k: v for k, v in study.items() if k != "type"}
-    try:
-        options = kinds[kind].check(options)
-    except (ValueError, TypeError) as error:  # its message names the option
-        raise ExperimentError(str(error), source) from None
-    return {"type": kind, **options}
-
-
-def run_study(trial, result) -> None:
-    """Fill the :class:`~.result.TrialResult` ``result`` in from the study of ``trial``."""
-    import tempfile
-    study = dict(trial.config["study"])
-    kind = _registry()[study.pop("type")]
-    outcome = kind.compute(study, trial.seed)
-    failed = sum(not c.ok for c in outcome.checks)
-    result.metrics = {**outcome.metrics, "checks": len(outcome.checks), "checks_failed": failed}
-    if outcome.checks:
-        result.metrics["largest_check_error"] = max(c.error for c in outcome.checks)
-    artifacts = {CHECKS_FILE: [c.record() for c in outcome.checks]}
-    if outcome.quantities:
-        artifacts[QUANTITIES_FILE] = outcome.quantities
-    result.artifacts = {name: json.dumps(rows, indent=1, allow_nan=False).encode()
-                        for name, rows in artifacts.items()}
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            from ..plots import pyplot
-            pyplot(agg=True)
-            written = kind.figures(outcome, Path(tmp), f"{trial.point.name}, seed {trial.seed}")
-        except ImportError as error:
-            result.problems.append(f"figures: {error}")
-        except Exception as error:  # noqa: BLE001 - the numbers and checks are kept
-            result.problems.append(f"figures: {type(error).__name__}: {error}")
-        else:
-            result.artifacts.update({name: (Path(tmp) / name).read_bytes() for name in written})
-    result.status = "ok"
 
 
 # -- reading the checks back -------------------------------------------------------------
@@ -202,6 +146,5 @@ def print_quantities(folder, print_fn=print) -> None:
             print_fn(f"  {row['formula']}\n      {row['code']}\n      = {value}")
 
 
-__all__ = ["Check", "StudyOutcome", "StudyKind", "check_study", "run_study", "study_names",
-           "read_checks", "format_check", "print_checks", "read_quantities",
-           "format_value", "print_quantities", "CHECKS_FILE", "QUANTITIES_FILE"]
+__all__ = ["Check", "StudyOutcome", "StudyKind", "read_checks", "format_check", "print_checks",
+           "read_quantities", "format_value", "print_quantities", "CHECKS_FILE", "QUANTITIES_FILE"]

@@ -93,7 +93,7 @@ def run_trial(trial, threads: int | None = None) -> TrialResult:
     result = TrialResult.failed(trial)  # until it succeeds
     try:
         if "study" in trial.config:
-            from .studies import run_study
+            from .study_kinds import run_study
             run_study(trial, result)
         else:
             _train(trial, result)
