@@ -39,7 +39,7 @@ MIN_SAMPLES, MAX_SAMPLES = 20, 2000
 MAX_EPOCHS = 1_000_000
 
 #: the lecture's 2-4-1 sigmoid network on the disc, trained with Adam 0.03 in batches of 100
-DEFAULTS = {
+DEFAULTS: dict = {
     "dataset": "disc", "noise": 0.1, "samples": 800, "train_ratio": 0.5, "features": ["x1", "x2"],
     "hidden": [4], "activation": "sigmoid", "loss": "binary_crossentropy", "optimizer": "adam",
     "learning_rate": 0.03, "batch_size": 100, "l1": 0.0, "l2": 0.0, "seed": 0,
@@ -206,7 +206,7 @@ def from_document(doc: dict) -> tuple[dict, int]:
     need(isinstance(n_train, int) and isinstance(n_test, int) and n_train > 0 and n_test > 0,
          "data.n_samples and data.n_test must be positive integers")
     layers = model.get("layers")
-    need(isinstance(layers, list) and layers, "model.layers must list Dense layers")
+    need(isinstance(layers, list) and bool(layers), "model.layers must list Dense layers")
     need(all(isinstance(x, dict) and x.get("type") == "Dense" for x in layers),
          "every layer must be a Dense table")
     hidden = layers[:-1]

@@ -68,6 +68,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server_version = "neuralab-playground"
     protocol_version = "HTTP/1.1"
+    server: PlaygroundServer
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if getattr(self.server, "verbose", False):
@@ -247,7 +248,7 @@ class PlaygroundServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def shutdown(self) -> None:
         self.stopping.set()

@@ -52,7 +52,8 @@ class Session:
         self.version = 0
         self.data_version = 0
         self.error: str | None = None
-        self.reset(settings or {}, base=DEFAULTS)
+        self.settings: dict = DEFAULTS
+        self.reset(settings or {})
 
     # -- building --------------------------------------------------------------------------
     def reset(self, changes: dict | None = None, base: dict | None = None) -> dict:
@@ -89,9 +90,11 @@ class Session:
 
     def _view_bounds(self) -> list[float]:
         """[x_min, x_max, y_min, y_max] of the square drawn: all points plus a margin."""
-        points = np.vstack([self.raw.x_train, self.raw.x_test]).astype(np.float64)
+        raw = self.raw
+        assert raw.x_test is not None and raw.y_test is not None  # the loaders make a test split
+        points = np.vstack([raw.x_train, raw.x_test]).astype(np.float64)
         if points.shape[1] == 1:
-            targets = np.vstack([self.raw.y_train, self.raw.y_test]).ravel()
+            targets = np.vstack([raw.y_train, raw.y_test]).ravel()
             points = np.column_stack([points[:, 0], targets])
         low, high = points.min(axis=0), points.max(axis=0)
         pad = (high - low) * 0.08 + 1e-6
@@ -278,7 +281,7 @@ class Session:
     def points(self) -> dict:
         """The raw train and test points and their targets (redrawn on a new data_version)."""
         with self._lock:
-            out = {"data_version": self.data_version}
+            out: dict = {"data_version": self.data_version}
             for split in ("train", "test"):
                 out[split] = {"x": np.round(getattr(self.raw, f"x_{split}"), 5).tolist(),
                               "y": np.round(np.asarray(getattr(self.raw, f"y_{split}"),
