@@ -241,7 +241,8 @@ def write_report(root, figures: bool = True) -> Path:
         if not point.finished:
             continue
         record = point.finished[0]
-        for name in record.get("files", []):
+        # figures first, then tables (a study's list of checks can be long)
+        for name in sorted(record.get("files", []), key=lambda n: not n.endswith(".png")):
             path = store.trial_dir(record["id"]) / name
             if name.startswith("artifacts/") and name.endswith(".png") and path.is_file():
                 artifacts.append(_image(path, f"{point.name}, seed {record['seed']}: "
