@@ -1,9 +1,9 @@
 """Keras' own files: ``.keras`` archives and legacy ``.h5`` models both ways with real
 Keras 3 (JAX backend), ``.weights.h5`` files, ``model_from_json``."""
 
-import contextlib
 import json
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -291,8 +291,11 @@ def test_compile_settings_reach_keras(tmp_path, rng, suffix):
     model.compile(optimizer=neuralab.optimizers.RMSprop(0.005), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     model.save(tmp_path / f"c{suffix}")
-    with pytest.warns(UserWarning) if suffix == ".keras" else contextlib.nullcontext():
-        loaded = keras.saving.load_model(tmp_path / f"c{suffix}")  # Keras: fresh optimizer state
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(tmp_path / f"c{suffix}")
+    # a .keras archive carries the optimizer's variables, so Keras skips none of them
+    assert not [w for w in caught if "optimizer" in str(w.message)]
     assert type(loaded.optimizer).__name__ == "RMSprop"
     assert float(loaded.optimizer.learning_rate) == pytest.approx(0.005)
     x, y = rng.standard_normal((4, 4)).astype("float32"), np.eye(3, dtype="float32")[[2, 1, 0, 0]]
@@ -316,3 +319,205 @@ def test_load_model_compile_false_leaves_a_keras_file_uncompiled(tmp_path, rng):
     model.save(tmp_path / "m.keras")
     assert neuralab.load_model(tmp_path / "m.keras").compiled
     assert not neuralab.load_model(tmp_path / "m.keras", compile=False).compiled
+
+
+# -- optimizer state in .keras archives ---------------------------------------------------------
+def dense_stack(rng):
+    """A functional model without randomness in training (no dropout), BN included."""
+    x = Input(shape=(5,), name="x")
+    h = layers.Dense(4, activation="tanh", name="d1")(x)
+    h = layers.BatchNormalization(name="bn")(h)
+    out = layers.Dense(2, name="d2")(layers.Concatenate(name="cat")([h, x]))
+    model = Model(x, out)
+    model.set_weights([0.3 * rng.standard_normal(w.shape).astype("float32") + (w.ndim == 1 and w.size == 4)
+                       for w in model.get_weights()])
+    return model
+
+
+def regression_data(rng, n=24):
+    x = rng.standard_normal((n, 5)).astype("float32")
+    return x, np.stack([x[:, 0] - x[:, 1], x[:, 2] * x[:, 3]], axis=1).astype("float32")
+
+
+def keras_optimizers():
+    """``{label: (neuralab.keras optimizer factory, Keras optimizer factory)}``: the same
+    settings under both, Keras' update rules in both."""
+    from neuralab.keras import optimizers as nko
+    return {
+        "sgd_nesterov": (lambda: nko.SGD(0.05, momentum=0.9, nesterov=True),
+                         lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)),
+        "adam_amsgrad": (lambda: nko.Adam(0.01, amsgrad=True),
+                         lambda: keras.optimizers.Adam(0.01, amsgrad=True)),
+        "adamw_ema": (lambda: nko.AdamW(0.01, weight_decay=0.05, use_ema=True),
+                      lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05, use_ema=True)),
+        "rmsprop_centered": (lambda: nko.RMSprop(0.01, momentum=0.5, centered=True),
+                             lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True)),
+        "adagrad": (lambda: nko.Adagrad(0.1), lambda: keras.optimizers.Adagrad(0.1)),
+    }
+
+
+# Keras' own lists of slot variables, one entry per trainable variable, and neuralab's slot
+KERAS_SLOT_LISTS = {"SGD": [("momentums", "velocity")],
+                    "Adam": [("_momentums", "m"), ("_velocities", "v"), ("_velocity_hats", "v_hat")],
+                    "AdamW": [("_momentums", "m"), ("_velocities", "v"), ("_velocity_hats", "v_hat")],
+                    "RMSprop": [("_velocities", "velocity"), ("_momentums", "momentum"),
+                                ("_average_gradients", "average_gradient")],
+                    "Adagrad": [("_accumulators", "accumulator")]}
+
+
+def paired_slots(keras_model, model):
+    """``(Keras slot value, neuralab slot value, neuralab slot name)`` for every slot Keras
+    keeps, matched through Keras' own per-variable lists and the weights' paths."""
+    optimizer = keras_model.optimizer
+    by_path = {p.name: p for p in model.trainable_weights}
+    lists = list(KERAS_SLOT_LISTS[type(optimizer).__name__])
+    if optimizer.use_ema:
+        lists.append(("_model_variables_moving_average", "average"))
+    pairs = []
+    for variable in keras_model.trainable_variables:
+        index = optimizer._get_variable_index(variable)
+        for keras_list, slot in lists:
+            values = getattr(optimizer, keras_list, None)
+            if values:
+                pairs.append((np.asarray(values[index]),
+                              model.optimizer.get_slot(by_path[variable.path], slot), slot))
+    return pairs
+
+
+@pytest.mark.parametrize("label", sorted(keras_optimizers()))
+def test_optimizer_state_reaches_keras_and_training_continues_alike(tmp_path, rng, label):
+    ours, _ = keras_optimizers()[label]
+    model = dense_stack(rng)
+    model.compile(optimizer=ours(), loss="mse")
+    x, y = regression_data(rng)
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert int(loaded.optimizer.iterations) == model.optimizer.iterations == 6
+    pairs = paired_slots(loaded, model)
+    assert len(pairs) >= len(model.trainable_weights)
+    for theirs, mine, _ in pairs:
+        np.testing.assert_array_equal(theirs, mine)
+    # one more epoch each from the saved state: the same weights (Keras' rules in both)
+    loaded.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for theirs, mine in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(theirs, mine, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("label", ["sgd_momentum", "adam_amsgrad", "rmsprop_momentum", "adagrad"])
+def test_keras_optimizer_state_reaches_neuralab(tmp_path, rng, label):
+    """Keras' files rebuild neuralab.optimizers (PyTorch's rules): SGD's velocity comes back
+    as ``-u / lr`` and RMSprop's momentum as ``u / lr``; the other slots as they are."""
+    factory = {"sgd_momentum": lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+               "adam_amsgrad": lambda: keras.optimizers.Adam(0.01, amsgrad=True),
+               "rmsprop_momentum": lambda: keras.optimizers.RMSprop(0.01, momentum=0.5),
+               "adagrad": lambda: keras.optimizers.Adagrad(0.1)}[label]
+    model = keras_graph(rng)
+    model.compile(optimizer=factory(), loss="categorical_crossentropy")
+    x = graph_input(rng)
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, len(x[0]))]
+    model.fit(x, y, batch_size=2, epochs=2, verbose=0)
+    model.save(tmp_path / "k.keras")
+    loaded = neuralab.load_model(tmp_path / "k.keras")
+    assert type(loaded.optimizer).__module__ == "neuralab.optimizers"
+    assert loaded.optimizer.iterations == int(model.optimizer.iterations) > 0
+    lr = float(np.float32(model.optimizer.learning_rate))
+    scale = {"sgd_momentum": {"velocity": -lr}, "rmsprop_momentum": {"momentum": lr}}.get(label, {})
+    pairs = paired_slots(model, loaded)
+    assert len(pairs) >= len(loaded.trainable_weights)
+    for theirs, mine, slot in pairs:
+        np.testing.assert_allclose(mine * scale.get(slot, 1.0), theirs, rtol=1e-6, atol=1e-9)
+
+
+def test_keras_model_compiled_but_never_trained_gives_a_fresh_optimizer(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    model.save(tmp_path / "k.keras")  # only iteration and learning_rate are saved
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = neuralab.load_model(tmp_path / "k.keras")
+    assert loaded.optimizer.iterations == 0
+    assert np.float32(loaded.optimizer.learning_rate) == np.float32(0.02)  # a float32 in Keras
+
+
+def resume_cases():
+    from neuralab.keras import optimizers as nko
+    return {"adam": lambda: neuralab.optimizers.Adam(0.01),
+            "adagrad": lambda: neuralab.optimizers.Adagrad(0.1),
+            "rmsprop_centered": lambda: neuralab.optimizers.RMSprop(0.01, centered=True),
+            "keras_sgd_momentum": lambda: nko.SGD(0.05, momentum=0.9),
+            "keras_adam_ema": lambda: nko.Adam(0.01, use_ema=True, ema_overwrite_frequency=5)}
+
+
+@pytest.mark.parametrize("label", sorted(resume_cases()))
+def test_training_resumed_from_a_keras_file_equals_uninterrupted_training(tmp_path, label):
+    """Bit for bit. With ``use_ema`` the reference is two ``fit`` calls without the file,
+    because (as in Keras) the end of ``fit`` copies the averages into the weights."""
+    factory = resume_cases()[label]
+    x, y = regression_data(np.random.default_rng(3))
+    runs = []
+    for _ in range(2):
+        model = dense_stack(np.random.default_rng(5))
+        model.compile(optimizer=factory(), loss="mse")
+        runs.append(model)
+    uninterrupted, first = runs
+    for epochs in ((2, 2) if "ema" in label else (4,)):
+        uninterrupted.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
+    first.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    first.save(tmp_path / "half.keras")
+    resumed = neuralab.load_model(tmp_path / "half.keras")
+    assert type(resumed.optimizer) is type(first.optimizer)
+    resumed.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert resumed.optimizer.iterations == uninterrupted.optimizer.iterations == 12
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pytorch_style_sgd_momentum_resumes_up_to_float32_rounding(tmp_path):
+    """neuralab.optimizers.SGD keeps ``v = m v + g``; the file keeps Keras' ``-lr v``, so the
+    round trip may move the velocity's last bit."""
+    x, y = regression_data(np.random.default_rng(3))
+    runs = []
+    for _ in range(2):
+        model = dense_stack(np.random.default_rng(5))
+        model.compile(optimizer=neuralab.optimizers.SGD(0.05, momentum=0.9), loss="mse")
+        runs.append(model)
+    uninterrupted, first = runs
+    uninterrupted.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
+    first.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    first.save(tmp_path / "half.keras")
+    resumed = neuralab.load_model(tmp_path / "half.keras")
+    for p, q in zip(resumed.trainable_weights, first.trainable_weights):
+        np.testing.assert_allclose(resumed.optimizer.get_slot(p, "velocity"),
+                                   first.optimizer.get_slot(q, "velocity"), rtol=1e-6)
+    resumed.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_an_optimizer_state_of_another_size_is_skipped_with_a_warning(tmp_path, rng):
+    import h5py
+
+    model = dense_stack(rng)
+    model.compile(optimizer=neuralab.optimizers.Adam(0.01), loss="mse")
+    model.fit(*regression_data(rng), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+
+    def drop_last_variable(path):
+        with zipfile.ZipFile(path) as zf:
+            members = {name: zf.read(name) for name in zf.namelist()}
+        (tmp_path / "w.h5").write_bytes(members["model.weights.h5"])
+        with h5py.File(tmp_path / "w.h5", "a") as f:
+            group = f["optimizer/vars"]
+            del group[str(len(group) - 1)]
+        members["model.weights.h5"] = (tmp_path / "w.h5").read_bytes()
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+
+    drop_last_variable(tmp_path / "m.keras")
+    with pytest.warns(UserWarning, match="skipping the optimizer state: the file has 13 optimizer "
+                                         "variables, Adam with these settings keeps 14"):
+        loaded = neuralab.load_model(tmp_path / "m.keras")
+    assert loaded.optimizer.iterations == 0

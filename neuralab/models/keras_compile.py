@@ -4,8 +4,8 @@ Keras 3 keeps them as ``compile_config`` in a ``.keras`` archive's ``config.json
 2 as a ``training_config`` attribute of an ``.h5`` model (``optimizer_config`` for the
 optimizer). They are written only when Keras can rebuild every part: an optimizer and a
 loss from the tables below with a constant learning rate, metrics given by name (others are
-left out); otherwise the file holds the model uncompiled. Optimizer state is not carried:
-the loaded model's optimizer starts afresh (Keras says so with a warning).
+left out); otherwise the file holds the model uncompiled. The optimizer's state travels in
+``.keras`` archives (:mod:`~neuralab.models.keras_optimizer`), not in legacy ``.h5`` files.
 
 Reading is lenient: a part neuralab cannot rebuild leaves the model uncompiled, with a
 warning that names the file.
@@ -20,7 +20,8 @@ from typing import Any
 from .keras_config import init_params
 
 _OPTIMIZER_COMMON = {"name", "learning_rate", "weight_decay", "clipnorm", "clipvalue",
-                     "global_clipnorm"}
+                     "global_clipnorm", "use_ema", "ema_momentum", "ema_overwrite_frequency",
+                     "loss_scale_factor", "gradient_accumulation_steps"}
 KERAS_OPTIMIZERS = {
     "SGD": {"momentum", "nesterov"},
     "Adam": {"beta_1", "beta_2", "epsilon", "amsgrad"},
@@ -117,29 +118,44 @@ _HARMLESS = {"use_ema": (False,), "ema_momentum": (0.99,), "ema_overwrite_freque
              "ignore_class": (None,), "dtype": (None, "float32")}
 
 
-def _accepted(spec, registry_module):
+def _accepted(spec, registry_module, registered_name: str | None = None):
     """``spec`` rebuilt by ``registry_module.deserialize`` after dropping the Keras options
     its class does not take that are left at a harmless value (and ``name``); any other
-    option stays, for the class to refuse."""
+    option stays, for the class to refuse. ``registered_name`` (``"keras>Adam"``) picks a
+    registered class before the built-in of that class name."""
     spec = _plain(spec)
     if not isinstance(spec, dict):
         return registry_module.deserialize(spec)
-    cls = type(registry_module.deserialize({"class_name": spec["class_name"], "config": {}}))
+    named = {"class_name": spec["class_name"], "registered_name": registered_name}
+    cls = type(registry_module.deserialize({**named, "config": {}}))
     params = init_params(cls)
     config = {k: v for k, v in spec["config"].items()
               if k in params or not (k == "name" or v in _HARMLESS.get(k, ()))}
-    return registry_module.deserialize({"class_name": spec["class_name"], "config": config})
+    return registry_module.deserialize({**named, "config": config})
 
 
-def compile_from_keras(model, config: dict, where: str, legacy: bool = False) -> None:
+def compile_from_keras(model, config: dict, where: str, legacy: bool = False,
+                       optimizer_name: str | None = None) -> None:
     """Compile ``model`` as a Keras ``compile_config`` (``training_config`` with
-    ``legacy``) says; warn and leave it uncompiled when a part cannot be rebuilt."""
+    ``legacy``) says; warn and leave it uncompiled when a part cannot be rebuilt.
+
+    ``optimizer_name``: the registered name of the optimizer class that saved the file
+    (``"keras>Adam"`` for :mod:`neuralab.keras.optimizers`, kept in neuralab's
+    ``metadata.json``); used when that class is registered in this process (``import
+    neuralab.keras``), else neuralab's optimizer of that class name, with a warning."""
     from .. import losses as losses_module
     from .. import metrics as metrics_module
     from .. import optimizers as optimizers_module
+    from .. import saving
 
+    if optimizer_name is not None and saving.get_registered_object(optimizer_name) is None:
+        warnings.warn(f"{where}: the optimizer was saved as {optimizer_name!r}, which is not "
+                      "registered here (import neuralab.keras for neuralab.keras.optimizers); "
+                      "it is rebuilt from neuralab.optimizers", stacklevel=4)
+        optimizer_name = None
     try:
-        optimizer = _accepted(config["optimizer_config" if legacy else "optimizer"], optimizers_module)
+        optimizer = _accepted(config["optimizer_config" if legacy else "optimizer"],
+                              optimizers_module, optimizer_name)
         loss = config.get("loss")
         losses: Any
         if isinstance(loss, list):

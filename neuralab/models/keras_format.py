@@ -11,8 +11,9 @@
 
 Sequential and functional models of the layers in
 :data:`~neuralab.models.keras_config.KERAS_LAYERS` are supported. Compile settings travel
-(:mod:`~neuralab.models.keras_compile`), optimizer state does not: the loaded model's
-optimizer starts afresh. Reading lives in :mod:`~neuralab.models.keras_reading`. h5py is
+(:mod:`~neuralab.models.keras_compile`) and, in ``.keras`` archives, the optimizer's step
+count and slots (``optimizer/vars``, :mod:`~neuralab.models.keras_optimizer`), so training
+resumes where it stopped. Reading lives in :mod:`~neuralab.models.keras_reading`. h5py is
 imported on first use.
 """
 
@@ -229,18 +230,46 @@ def _write_weights(f, model, entries: list[tuple]) -> None:
             group.create_dataset(str(i), data=w)
 
 
+def _optimizer_to_write(model, compile_config: dict | None):
+    """``model``'s optimizer when its state can go into the archive (a compile config Keras
+    can rebuild and an optimizer whose Keras variables are known), else ``None``."""
+    from .keras_optimizer import _slot_groups
+
+    optimizer = getattr(model, "optimizer", None)
+    if compile_config is None or optimizer is None:
+        return None
+    try:
+        _slot_groups(optimizer)
+    except TypeError:
+        return None
+    return optimizer
+
+
 def keras_archive_bytes(model) -> bytes:
-    """The content of a Keras 3 ``.keras`` file holding ``model``."""
+    """The content of a Keras 3 ``.keras`` file holding ``model`` (and its optimizer's
+    state when it is compiled)."""
+    from .. import optimizers as optimizers_module
+    from .keras_optimizer import keras_weights_order, write_optimizer_state
+
     h5py = h5py_module()
     config, layers = keras_config(model)
     compile_config = keras_compile_config(model)
     if compile_config is not None:
         config["compile_config"] = compile_config
+    entries = _weight_entries(model, config, layers)
+    optimizer = _optimizer_to_write(model, compile_config)
     weights = io.BytesIO()
     with h5py.File(weights, "w") as f:
-        _write_weights(f, model, _weight_entries(model, config, layers))
+        _write_weights(f, model, entries)
+        if optimizer is not None:
+            write_optimizer_state(f, optimizer, keras_weights_order([e[2] for e in entries]),
+                                  compile_config["optimizer"]["config"].get("name")
+                                  or type(optimizer).__name__.lower())
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    registered = optimizer is not None and optimizers_module.serialize(optimizer).get("registered_name")
+    if registered:  # Keras never reads metadata.json; neuralab finds the same class again
+        metadata["neuralab_optimizer"] = registered
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("metadata.json", json.dumps(metadata))

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import InputError
 from .keras_compile import compile_from_keras
 from .keras_config import h5py_module, layer_from_keras, weight_keys
+from .keras_optimizer import keras_weights_order, read_optimizer_state
 
 
 def _is_history(value) -> bool:
@@ -151,12 +152,19 @@ def set_layer_weights(layer, arrays: list, where: str, group: str) -> None:
     layer.set_weights(arrays)
 
 
+def _layer_specs(config: dict, with_inputs: bool = False) -> list[dict]:
+    """The layer entries of a Keras model config in Keras' layer order: without a
+    Sequential's InputLayer (it has no ``layers/<key>`` group), and without a functional
+    model's inputs unless ``with_inputs`` (they take part in the numbering)."""
+    specs = config["config"]["layers"]
+    sequential = config["class_name"] == "Sequential"
+    return [s for s in specs if s["class_name"] != "InputLayer" or (with_inputs and not sequential)]
+
+
 def load_archive_weights(f, model, config: dict, where: str) -> None:
     """Copy a ``model.weights.h5`` (open h5py file ``f``) into ``model`` built from ``config``:
     group ``layers/<key>`` to the layer named in the config's entry with that key."""
-    specs = config["config"]["layers"]
-    if config["class_name"] == "Sequential":
-        specs = [s for s in specs if s["class_name"] != "InputLayer"]
+    specs = _layer_specs(config, with_inputs=True)
     for spec, key in zip(specs, weight_keys([s["class_name"] for s in specs])):
         if spec["class_name"] == "InputLayer":
             continue
@@ -183,14 +191,30 @@ def load_keras_archive(path, custom_objects=None, compile: bool = True):
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise InputError(f"config.json is not valid JSON ({error})", where) from None
             weights = zf.read("model.weights.h5")
+            metadata = _json_member(zf, "metadata.json")
     except zipfile.BadZipFile:
         raise InputError("not a Keras 3 model archive (not a zip file)", where) from None
     model = model_from_keras_config(config, where, custom_objects, initialize=False)
     with h5py.File(io.BytesIO(weights), "r") as f:
         load_archive_weights(f, model, config, where)
-    if compile and config.get("compile_config"):
-        compile_from_keras(model, config["compile_config"], where)
+        if compile and config.get("compile_config"):
+            compile_from_keras(model, config["compile_config"], where,
+                               optimizer_name=metadata.get("neuralab_optimizer"))
+            if getattr(model, "compiled", False):
+                params = keras_weights_order(model.get_layer(spec["config"]["name"])
+                                             for spec in _layer_specs(config))
+                read_optimizer_state(f, model.optimizer, params, where)
     return model
+
+
+def _json_member(zf: zipfile.ZipFile, name: str) -> dict:
+    """A JSON member of an archive as a dict (``{}`` when absent or unreadable: only
+    ``config.json`` is required)."""
+    try:
+        value = json.loads(zf.read(name))
+    except (KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def load_legacy_h5(path, custom_objects=None, compile: bool = True):
