@@ -90,10 +90,10 @@ def _keras_kind(filepath) -> str | None:
 
 
 def save_model(model, filepath) -> None:
-    """``x.keras``: Keras 3's archive; ``x.h5``/``x.hdf5``: tf.keras 2's HDF5 model (both
-    load in Keras; no optimizer state); any other name: neuralab's zip. A model Keras files
-    cannot describe (ops, custom layers, subclassing) or a missing h5py gets neuralab's zip
-    under the Keras name, with a warning."""
+    """``x.keras``: Keras 3's archive (with the optimizer's state); ``x.h5``/``x.hdf5``:
+    tf.keras 2's HDF5 model (without it; both load in Keras); any other name: neuralab's
+    zip. A model Keras files cannot describe (ops, custom layers, subclassing) or a missing
+    h5py gets neuralab's zip under the Keras name, with a warning."""
     kind = _keras_kind(filepath)
     if kind is not None:
         from . import keras_format
@@ -208,6 +208,22 @@ def model_from_json(json_string: str, custom_objects: dict | None = None):
         return model_from_keras_config(config, "model JSON", custom_objects)
     with load_scope(custom_objects):
         return deserialize(config, custom_objects)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
+    """A model of the same architecture with freshly initialised weights (Keras
+    ``keras.models.clone_model``): rebuilt from its config, so it shares no weights, compile
+    settings or optimizer with ``model``. Custom layers need ``get_config`` (and must be
+    registered or in a ``custom_object_scope``).
+
+    Only the model itself can be given: Keras' ``input_tensors``/``clone_function``
+    rewiring is not supported.
+    """
+    if input_tensors is not None or clone_function is not None or kwargs:
+        given = ["input_tensors"] * (input_tensors is not None) + \
+            ["clone_function"] * (clone_function is not None) + sorted(kwargs)
+        raise ValueError(f"clone_model(model) takes the model alone; {given} are not supported")
+    return model_from_json(model.to_json())
 
 
 def _read(data: bytes, path: str):
