@@ -19,6 +19,9 @@ runners            local, process pool, Ray
 store              the results folder (one run at a time, atomic files, resume)
 aggregate          per-point mean/std, best point, headline
 run                run_experiment: the whole loop
+studies            [study] experiments that compute and check closed forms instead of
+                   training: Check rows, their reading back (study_kinds registers and
+                   runs them: descent, backprop)
 =================  ================================================================
 
 Imports go one way: config <- points <- spec <- sweep <- run; result <- trial <- runners <- run
