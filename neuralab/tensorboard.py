@@ -13,7 +13,8 @@ bytes (type 5). The messages and field numbers used, from TensorFlow's ``event.p
 
     Event          wall_time=1 (double), step=2 (int64), file_version=3, summary=5
     Summary        value=1 (repeated Summary.Value)
-    Summary.Value  tag=1, simple_value=2 (float), histo=5, tensor=8, metadata=9
+    Summary.Value  tag=1, simple_value=2 (float), image=4, histo=5, tensor=8, metadata=9
+    Summary.Image  height=1, width=2, colorspace=3 (int32), encoded_image_string=4 (PNG)
     HistogramProto min=1, max=2, num=3, sum=4, sum_squares=5 (doubles),
                    bucket_limit=6, bucket=7 (packed doubles)
 
@@ -28,6 +29,7 @@ import socket
 import struct
 import time
 import warnings
+import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -134,6 +136,48 @@ def histogram_value(tag: str, values: np.ndarray, bins: int = 30) -> bytes:
     return _bytes_field(1, tag) + _bytes_field(5, histo)
 
 
+def png(pixels: np.ndarray) -> bytes:
+    """A PNG file of ``pixels``, uint8 of shape (H, W, C) with C = 1 (grey), 3 (RGB) or 4
+    (RGBA): signature, IHDR, one zlib-compressed IDAT of the rows (each after a 0 "no
+    filter" byte), IEND; each chunk ``length | type | data | crc32(type + data)``."""
+    height, width, channels = pixels.shape
+    color_type = {1: 0, 3: 2, 4: 6}[channels]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = np.concatenate([np.zeros((height, 1), np.uint8),
+                           np.ascontiguousarray(pixels, np.uint8).reshape(height, -1)], axis=1)
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes())) + chunk(b"IEND", b""))
+
+
+def image_value(tag: str, image: np.ndarray) -> bytes:
+    """A ``Summary.Value`` holding one image, (H, W, C) floats in [0, 1] (clipped, then
+    scaled to 0..255 as ``tf.image.convert_image_dtype`` does)."""
+    pixels = np.clip(np.asarray(image, np.float64) * 255.5, 0, 255).astype(np.uint8)
+    height, width, channels = pixels.shape
+    message = (_int_field(1, height) + _int_field(2, width) + _int_field(3, channels)
+               + _bytes_field(4, png(pixels)))
+    return _bytes_field(1, tag) + _bytes_field(4, message)
+
+
+def weight_images(weight: np.ndarray) -> np.ndarray | None:
+    """Keras' picture of a weight as a batch (N, H, W, 1), or ``None`` when it has none:
+    after squeezing, a bias is one row, a matrix is drawn wide (transposed when taller
+    than wide), a 3-D kernel is one image per last axis; 4-D kernels are not drawn."""
+    w = np.squeeze(np.asarray(weight))
+    if w.ndim == 1:
+        return w.reshape(1, 1, -1, 1)
+    if w.ndim == 2:
+        w = w.T if w.shape[0] > w.shape[1] else w
+        return w.reshape(1, *w.shape, 1)
+    if w.ndim == 3:
+        return np.transpose(w, (2, 0, 1))[..., None]
+    return None
+
+
 def text_tensor_value(tag: str, text: str, plugin_name: str) -> bytes:
     """A ``Summary.Value`` holding a scalar string tensor (``DT_STRING`` = 7) for the
     TensorBoard plugin ``plugin_name`` (``SummaryMetadata.plugin_data``)."""
@@ -224,14 +268,16 @@ class TensorBoard(callbacks.Callback):
     * after each validation or ``evaluate``: ``evaluation_<name>_vs_iterations`` at the
       optimizer's step count, in ``validation``;
     * with ``histogram_freq=k > 0``: every ``k`` epochs a histogram of each weight, tagged
-      ``<weight path>/histogram`` (30 equal-width buckets);
+      ``<weight path>/histogram`` (30 equal-width buckets), and with ``write_images`` the
+      weights as images, tagged ``<weight path>/image`` (Keras' layout, see
+      :func:`weight_images`; values clipped to [0, 1]; at most 3 images per weight, the
+      2nd and 3rd tagged ``.../image/1``, ``.../image/2``);
     * with ``write_graph`` (default): the model's JSON config under the tag ``keras``, which
       TensorBoard's Graphs tab draws as the Keras model graph.
 
     Accepted for compatibility and not acted on (each warns when switched on):
-    ``write_images`` (weight images), ``profile_batch`` (Keras' profiler traces), and
-    ``embeddings_freq`` / ``embeddings_metadata`` (a TensorFlow checkpoint for the
-    projector).
+    ``profile_batch`` (Keras' profiler traces) and ``embeddings_freq`` /
+    ``embeddings_metadata`` (a TensorFlow checkpoint for the projector).
 
     Example::
 
@@ -258,8 +304,7 @@ class TensorBoard(callbacks.Callback):
         self.update_freq = 1 if update_freq == "batch" else update_freq
         self.profile_batch, self.embeddings_freq = profile_batch, embeddings_freq
         self.embeddings_metadata = embeddings_metadata
-        for name, value in (("write_images", write_images), ("profile_batch", profile_batch),
-                            ("embeddings_freq", embeddings_freq)):
+        for name, value in (("profile_batch", profile_batch), ("embeddings_freq", embeddings_freq)):
             if value:
                 warnings.warn(f"TensorBoard: {name}={value!r} is accepted but not written by "
                               "neuralab (it needs TensorFlow); scalars, histograms and the model "
@@ -341,11 +386,21 @@ class TensorBoard(callbacks.Callback):
                 self._writer(run).write(epoch, [scalar_value(f"epoch_{name}", value)
                                                 for name, value in values.items()])
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            self._writer("train").write(epoch, [
-                histogram_value(f"{p.name.replace(':', '_')}/histogram", p.data)
-                for layer in self.model.layers for p in layer.weights])
+            self._writer("train").write(epoch, self._weight_summaries())
         for writer in self._writers.values():
             writer.flush()
+
+    def _weight_summaries(self) -> list[bytes]:
+        values = []
+        for layer in self.model.layers:
+            for p in layer.weights:
+                name = p.name.replace(":", "_")
+                values.append(histogram_value(f"{name}/histogram", p.data))
+                images = weight_images(p.data) if self.write_images else None
+                if images is not None and images.size:
+                    values += [image_value(f"{name}/image" + (f"/{i}" if i else ""), image)
+                               for i, image in enumerate(images[:3])]
+        return values
 
     def on_train_end(self, logs=None):
         for writer in self._writers.values():

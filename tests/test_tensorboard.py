@@ -152,6 +152,36 @@ def test_histograms_equal_numpys_of_the_weights_at_each_epoch(tmp_path, rng):
             assert h.sum == pytest.approx(w.sum()) and h.sum_squares == pytest.approx(w @ w)
 
 
+def test_png_decodes_to_the_same_pixels(rng):
+    image_module = pytest.importorskip("PIL.Image", reason="decoding PNGs needs Pillow")
+    import io
+
+    for channels, mode in ((1, "L"), (3, "RGB"), (4, "RGBA")):
+        pixels = rng.integers(0, 256, size=(5, 7, channels), dtype=np.uint8)
+        decoded = image_module.open(io.BytesIO(tb.png(pixels)))
+        assert decoded.mode == mode and decoded.size == (7, 5)
+        np.testing.assert_array_equal(np.asarray(decoded).reshape(5, 7, channels), pixels)
+
+
+def test_write_images_draws_the_weights_as_keras_does(tmp_path, rng):
+    image_module = pytest.importorskip("PIL.Image", reason="decoding PNGs needs Pillow")
+    import io
+
+    x, y = _data(rng)
+    model = _classifier()
+    model.fit(x, y, epochs=1, verbose=0,
+              callbacks=[tb.TensorBoard(tmp_path, histogram_freq=1, write_images=True)])
+    train = _accumulator(tmp_path / "train")
+    kernel, bias = model.layers[0].get_weights()  # (4, 5) and (5,)
+    # a matrix taller than wide is transposed; a bias is one row; [0, 1] maps to 0..255
+    for tag, expected in (("dense/kernel/image", kernel), ("dense/bias/image", bias[None, :])):
+        (event,) = train.Images(tag)
+        pixels = np.asarray(image_module.open(io.BytesIO(event.encoded_image_string)))
+        assert (event.height, event.width) == expected.shape
+        np.testing.assert_array_equal(pixels, np.clip(expected * 255.5, 0, 255).astype(np.uint8))
+    assert train.Images("dense_1/kernel/image")[0].height == 3  # (5, 3) drawn as 3 x 5
+
+
 def test_update_freq_writes_batch_scalars_every_n_batches(tmp_path, rng):
     x, y = _data(rng)
     model = _classifier()
