@@ -50,8 +50,12 @@ def test_notebook_runs_top_to_bottom_on_a_kernel(path, monkeypatch):
                if not (SHARED_DATA / name).exists()]
     if missing:
         pytest.skip(f"{path.name} needs shared data: {', '.join(missing)} under {SHARED_DATA}")
-    # the kernel inherits the environment: the same data folder as the tests, no GUI
+    # the kernel inherits the environment: the same data folder as the tests, no GUI, and
+    # one BLAS thread (the notebooks' matrices are small; on a busy machine OpenBLAS' second
+    # thread made a 1024x200 MLP 60 times slower)
     monkeypatch.setenv("NEURALAB_SHARED_DATA", str(SHARED_DATA))
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(variable, "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(FOLDER)}})
