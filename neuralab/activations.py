@@ -31,7 +31,8 @@ import numpy as np
 from .registry import Registry
 
 __all__ = [
-    "Activation", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "SELU", "Softplus",
+    "Activation", "FunctionActivation", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU",
+    "SELU", "Softplus",
     "Softmax", "get", "serialize", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu",
     "selu", "softplus", "softmax",
 ]
@@ -44,6 +45,8 @@ class Activation:
     """
 
     name = "activation"
+    #: backward needs the input x instead of the output y (:class:`FunctionActivation`)
+    from_input = False
 
     def forward(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
@@ -275,11 +278,60 @@ class Softmax(Activation):
         return out
 
 
+class FunctionActivation(Activation):
+    """A plain function used as an activation (Keras ``Dense(1, activation=custom_fn)``).
+
+    ``forward`` calls ``fn`` on the array; the derivative comes from backpropagating through
+    ``fn`` applied to a tensor of the *input*, so layers keep their pre-activations for it
+    (``from_input``). ``fn`` must be written with operators or :mod:`neuralab.ops`.
+    """
+
+    from_input = True
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+
+    def forward(self, x, out=None):
+        from .tensor import Tensor, no_grad
+        with no_grad():
+            value = self.fn(Tensor(x))
+        y = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=x.dtype)
+        if out is None:
+            return y
+        np.copyto(out, y)
+        return out
+
+    def backward(self, dout, x, out=None):
+        """dL/dx from dL/dy and the *input* ``x`` (not the output: see ``from_input``)."""
+        from . import ops
+        from .tensor import Tensor, as_tensor, enable_grad
+        t = Tensor(x, requires_grad=True)
+        with enable_grad():
+            y = as_tensor(self.fn(t))
+            ops.sum(ops.multiply(y, dout)).backward()
+        grad = t.grad if t.grad is not None else np.zeros_like(x)
+        if out is None:
+            return grad
+        np.copyto(out, grad)
+        return out
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FunctionActivation) and other.fn is self.fn
+
+    def __hash__(self) -> int:
+        return hash(self.fn)
+
+    def __repr__(self) -> str:
+        return f"FunctionActivation({self.name})"
+
+
 _REGISTRY = Registry(
     "activation", Activation,
     {cls.name: cls for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softplus,
                                Softmax)},
-    aliases={None: "linear", "none": "linear", "identity": "linear"})
+    aliases={None: "linear", "none": "linear", "identity": "linear"},
+    wrap_function=FunctionActivation)
 
 
 def get(identifier) -> Activation:
@@ -294,6 +346,10 @@ def get(identifier) -> Activation:
 def serialize(activation: Activation) -> str | dict:
     """A built-in's name (``"relu"``), or ``{"class_name": name, "config": ...}`` when it has
     settings; a custom activation gives its class name and config."""
+    if isinstance(activation, FunctionActivation):  # by its registered or plain name
+        from . import saving
+        fn = activation.fn
+        return saving.get_registered_name(fn) if saving.is_registered(fn) else activation.name
     if not _REGISTRY.is_builtin(type(activation)):
         return _REGISTRY.serialize(activation)
     if not activation.get_config():

@@ -41,6 +41,6 @@ __all__ = ["Sequential", "Model", "Input", "Layer", "load_model", "ops", "activa
 # keras.config and keras.datasets
 sys.modules.setdefault(f"{__name__}.optimizers.schedules", sys.modules["neuralab.schedules"])
 sys.modules[f"{__name__}.utils.np_utils"] = utils.np_utils
-from . import config, datasets  # noqa: E402
+from . import config, datasets, random  # noqa: E402
 
-__all__ += ["config", "datasets"]
+__all__ += ["config", "datasets", "random"]

@@ -2,7 +2,7 @@
 
 from ..symbolic import Input
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
-from .base import Layer, get_layer_class, register
+from .base import Layer, deserialize, get_layer_class, register, serialize
 from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv2DTranspose
 from .core import Lambda, Rescaling
@@ -54,7 +54,8 @@ from .resampling import UpSampling2D, ZeroPadding2D
 from .reshape import Flatten, Reshape
 from .wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["Layer", "register", "get_layer_class", "Input", "InputLayer", "Dense", "Activation",
+__all__ = ["Layer", "register", "get_layer_class", "serialize", "deserialize", "Input",
+           "InputLayer", "Dense", "Activation",
            "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "SpatialDropout2D",
            "BatchNormalization", "Embedding", "Flatten", "Reshape", "Conv2D", "MaxPooling2D",
            "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPool2D",

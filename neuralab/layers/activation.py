@@ -26,7 +26,7 @@ class Activation(ActivationMixin, Layer):
     def forward(self, x, training=False):
         self._check_input(x)
         z = self._buffer("z", x.shape, self.dtype)
-        if self.keep_logits:
+        if self.keeps_preactivation:
             np.copyto(z, x)
             self.y = self._activate(z)
         else:  # never in place: x may be the previous layer's saved output

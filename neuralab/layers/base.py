@@ -29,7 +29,7 @@ from typing import cast
 
 import numpy as np
 
-from .. import backend, initializers, regularizers
+from .. import backend, initializers, regularizers, saving
 from ..parameter import Parameter
 from ..registry import Registry
 from ..symbolic import KerasTensor, infer_output_shapes, is_symbolic, record_layer_call
@@ -61,8 +61,27 @@ def get_layer_class(name: str, custom_objects: dict | None = None) -> type[Layer
 
 
 def serialize(layer: Layer) -> dict:
-    """``{"class_name": ..., "config": layer.get_config()}`` (+ ``"registered_name"``)."""
-    return LAYERS.serialize(layer)
+    """``{"class_name": ..., "config": layer.get_config()}`` (+ ``"registered_name"``);
+    layers, regularizers, initializers (any object with ``get_config``) that a custom
+    layer's config holds are serialized the same way, so the result is plain JSON data."""
+    spec = LAYERS.serialize(layer)
+    return {**spec, "config": _plain_config(spec["config"])}
+
+
+def _plain_config(value):
+    """``value`` with the objects inside it replaced by their ``{"class_name", "config"}``."""
+    if isinstance(value, Layer):
+        return serialize(value)
+    if isinstance(value, dict):
+        return {k: _plain_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_config(v) for v in value]
+    if not inspect.isclass(value) and callable(getattr(value, "get_config", None)):
+        spec = {"class_name": type(value).__name__, "config": _plain_config(value.get_config())}
+        if saving.is_registered(type(value)):
+            spec["registered_name"] = saving.get_registered_name(type(value))
+        return spec
+    return value
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
@@ -369,14 +388,22 @@ class Layer:
         """Add a scalar (a Tensor built with ops, so it has a gradient) to the model's loss."""
         self._losses.append(loss)
 
-    @property
-    def losses(self) -> list:
+    def added_losses(self) -> list:
         """Scalars added with :meth:`add_loss` during the last call, this layer's and its
-        sub-layers'."""
+        sub-layers' (what the training step backpropagates besides the compiled loss)."""
         found = list(self._losses)
         for layer in self._sublayers():
-            found += layer.losses
+            found += layer.added_losses()
         return found
+
+    @property
+    def losses(self) -> list:
+        """Keras' ``layer.losses``: the :meth:`added_losses`, then the penalty of each
+        regularized weight of this layer and its sub-layers (e.g. ``l2 * sum(w**2)``), as
+        scalar tensors. Training adds the weight penalties through the weights themselves."""
+        penalties = [Tensor(np.asarray(p.penalty(), dtype=p.data.dtype))
+                     for p in self.weights if p.regularizer is not None]
+        return self.added_losses() + penalties
 
     # -- sub-layers (a custom layer holding layers) --------------------------------------
     def _sublayers(self) -> list[Layer]:

@@ -159,7 +159,7 @@ class Conv2D(KernelMixin, Layer):
         # on the contiguous grid buffer, where NumPy's loops vectorize (they run 2-3x slower
         # on the strided valid view)
         z = self._buffer("z", (self.filters, n, g.out_h, g.out_w), self.dtype)
-        if self.keep_logits:
+        if self.keeps_preactivation:
             np.copyto(z, valid)
             self.y = self._activate(z)
         else:
@@ -241,7 +241,7 @@ class Conv2D(KernelMixin, Layer):
             dz = self._preactivation_grad(dout_t, self.y)
             return self._finish_backward(self._backward_strided(np.ascontiguousarray(dz)))
         full, valid, padded = self._full_grid_gradient()
-        dz = self.activation.backward(dout_t, self.y, out=valid)
+        dz = self.activation.backward(dout_t, self._activation_source(self.y), out=valid)
         if dz is not valid:  # the linear activation hands dout back unchanged
             np.copyto(valid, dz)
         return self._finish_backward(self._backward_shift(full, padded))

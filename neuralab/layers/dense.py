@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .. import activations, initializers, regularizers
@@ -24,15 +26,26 @@ class ActivationMixin:
     keep_logits: bool = False
     logits: np.ndarray | None = None
 
+    @property
+    def keeps_preactivation(self) -> bool:
+        """Whether ``z`` is kept beside ``y``: for the fused loss, or for an activation whose
+        derivative needs its input (a plain function)."""
+        return self.keep_logits or self.activation.from_input
+
     def _activate(self, z: np.ndarray) -> np.ndarray:
         """Apply the activation to ``z``: in place unless the logits must be kept."""
-        if self.keep_logits:
+        if self.keeps_preactivation:
             self.logits = z
             return self.activation.forward(z, out=self._buffer("y", z.shape, z.dtype))
         return self.activation.forward(z, out=z)
 
+    def _activation_source(self, y: np.ndarray) -> np.ndarray:
+        """What the activation's backward reads: ``y``, or ``z`` for ``from_input`` ones."""
+        return cast(np.ndarray, self.logits) if self.activation.from_input else y
+
     def _preactivation_grad(self, dout: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self.activation.backward(dout, y, out=self._buffer("dz", y.shape, y.dtype))
+        return self.activation.backward(dout, self._activation_source(y),
+                                        out=self._buffer("dz", y.shape, y.dtype))
 
 
 class KernelMixin(ActivationMixin):

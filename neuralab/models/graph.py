@@ -126,7 +126,7 @@ class TapeStep:
                 value = layer._call_user(node.arguments(leaves),
                                          training if call_training is None else call_training,
                                          kwargs)
-                run = TapeRun(leaves, value, layer.losses)
+                run = TapeRun(leaves, value, layer.added_losses())
             else:
                 run = TapeRun(leaves, node.operation(*node.arguments(leaves), **node.kwargs), [])
         return [t.data for t in run.outputs], run, run.penalty

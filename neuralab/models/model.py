@@ -271,7 +271,7 @@ class Model(Trainer, Layer):
         leaves = [Tensor(x, requires_grad=input_grads) for x in xs]
         self._losses = []
         value = self._call_user(self._structure(leaves, self._input_structure), training, {})
-        run = TapeRun(leaves, value, self.losses)
+        run = TapeRun(leaves, value, self.added_losses())
         outs = [o.data for o in run.outputs]
         if self._subclass_output_shapes is None or len(self._subclass_output_shapes) != len(outs):
             self._subclass_output_shapes = [(None,) + o.shape[1:] for o in outs]

@@ -71,6 +71,10 @@ class Sequential(Model):
                              "is already used")
         if not self._layers and self._batch_input_shape is None:
             self._batch_input_shape = layer._batch_input_shape
+            if self._batch_input_shape is None and layer._inbound_nodes and \
+                    isinstance(layer.input, KerasTensor):
+                # a layer taken from a functional model knows its input (Keras builds too)
+                self._batch_input_shape = layer.input.shape
         self._layers.append(layer)
         self._unbuild()
         if self._batch_input_shape is not None:
