@@ -11,7 +11,9 @@ written field by field: a key ``(field_number << 3) | wire_type`` (a varint), th
 bytes (type 5). The messages and field numbers used, from TensorFlow's ``event.proto`` and
 ``summary.proto``::
 
-    Event          wall_time=1 (double), step=2 (int64), file_version=3, summary=5
+    Event          wall_time=1 (double), step=2 (int64), file_version=3, graph_def=4,
+                   summary=5
+    GraphDef       node=1 (repeated NodeDef: name=1, op=2, input=3 (repeated))
     Summary        value=1 (repeated Summary.Value)
     Summary.Value  tag=1, simple_value=2 (float), image=4, histo=5, tensor=8, metadata=9
     Summary.Image  height=1, width=2, colorspace=3 (int32), encoded_image_string=4 (PNG)
@@ -178,20 +180,31 @@ def weight_images(weight: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def text_tensor_value(tag: str, text: str, plugin_name: str) -> bytes:
-    """A ``Summary.Value`` holding a scalar string tensor (``DT_STRING`` = 7) for the
-    TensorBoard plugin ``plugin_name`` (``SummaryMetadata.plugin_data``)."""
-    tensor = _int_field(1, 7) + _bytes_field(2, b"") + _bytes_field(8, text)
-    plugin_data = _bytes_field(1, plugin_name) + _bytes_field(2, b"1")
-    return _bytes_field(1, tag) + _bytes_field(8, tensor) + _bytes_field(9, _bytes_field(1, plugin_data))
+def graph_def(model) -> bytes:
+    """A ``GraphDef`` of ``model``'s layers (nested models expanded, names scoped by the
+    model's name): one ``NodeDef`` per layer, input and op, its ``op`` the class name and its
+    ``input`` the names of the boxes feeding it (:func:`neuralab.utils.model_graph`)."""
+    from .utils.model_visualization import model_graph
+
+    nodes, edges = model_graph(model, expand_nested=True)
+    names = {key: f"{model.name}/{name}" for key, name, _ in nodes}
+    inputs: dict[str, list[str]] = {key: [] for key, _, _ in nodes}
+    for source, destination in edges:
+        inputs[destination].append(names[source])
+    return b"".join(_bytes_field(1, _bytes_field(1, names[key]) + _bytes_field(2, class_name)
+                                 + b"".join(_bytes_field(3, name) for name in inputs[key]))
+                    for key, _, class_name in nodes)
 
 
 def event(step: int, values: Iterable[bytes] = (), wall_time: float | None = None,
-          file_version: str | None = None) -> bytes:
-    """A serialized ``Event`` at ``step`` holding the ``Summary.Value`` messages ``values``."""
+          file_version: str | None = None, graph: bytes | None = None) -> bytes:
+    """A serialized ``Event`` at ``step`` holding the ``Summary.Value`` messages ``values``
+    (or a ``file_version``, or a serialized ``GraphDef``)."""
     data = _double_field(1, time.time() if wall_time is None else wall_time) + _int_field(2, step)
     if file_version is not None:
         data += _bytes_field(3, file_version)
+    if graph is not None:
+        data += _bytes_field(4, graph)
     summary = b"".join(_bytes_field(1, value) for value in values)
     if summary:
         data += _bytes_field(5, summary)
@@ -227,9 +240,9 @@ class EventFileWriter:
             self._file.write(tfrecord(event(0, file_version="brain.Event:2")))
         return self._file
 
-    def write(self, step: int, values: Iterable[bytes]) -> None:
-        """One event at ``step`` with the given ``Summary.Value`` messages."""
-        self._open().write(tfrecord(event(int(step), values)))
+    def write(self, step: int, values: Iterable[bytes] = (), graph: bytes | None = None) -> None:
+        """One event at ``step`` with the given ``Summary.Value`` messages (or ``GraphDef``)."""
+        self._open().write(tfrecord(event(int(step), values, graph=graph)))
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.write(step, [scalar_value(tag, value)])
@@ -272,8 +285,11 @@ class TensorBoard(callbacks.Callback):
       weights as images, tagged ``<weight path>/image`` (Keras' layout, see
       :func:`weight_images`; values clipped to [0, 1]; at most 3 images per weight, the
       2nd and 3rd tagged ``.../image/1``, ``.../image/2``);
-    * with ``write_graph`` (default): the model's JSON config under the tag ``keras``, which
-      TensorBoard's Graphs tab draws as the Keras model graph.
+    * with ``write_graph`` (default): the graph of the model's layers (a ``GraphDef``, one
+      node per layer named ``<model>/<layer>``, nested models expanded), which
+      TensorBoard's Graphs tab draws. (Keras writes its JSON config for the tab's
+      "conceptual graph"; neuralab's ``to_json`` is its own format, so the layer graph is
+      written directly.)
 
     Accepted for compatibility and not acted on (each warns when switched on):
     ``profile_batch`` (Keras' profiler traces) and ``embeddings_freq`` /
@@ -333,14 +349,8 @@ class TensorBoard(callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0
-        if self.write_graph and callable(getattr(self.model, "to_json", None)):
-            try:
-                graph = self.model.to_json()
-            except (TypeError, ValueError, NotImplementedError):
-                graph = None  # a model without a config has no graph to show
-            if graph is not None:
-                self._writer("train").write(0, [text_tensor_value("keras", graph,
-                                                                  "graph_keras_model")])
+        if self.write_graph and self.model.built:
+            self._writer("train").write(0, graph=graph_def(self.model))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = (time.perf_counter(), self._iterations())

@@ -3,8 +3,6 @@ files read back by TensorBoard's own reader (``EventAccumulator``)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -194,18 +192,47 @@ def test_update_freq_writes_batch_scalars_every_n_batches(tmp_path, rng):
     assert [e.value for e in events] == [np.float32(seen[i - 1]) for i in (4, 8, 12)]
 
 
-def test_the_model_graph_is_written_as_keras_does(tmp_path, rng):
+def test_the_model_graph_has_one_node_per_layer_with_its_inputs(tmp_path, rng):
+    a, b = nl.Input((4,), name="a"), nl.Input((3,), name="b")
+    inner = nl.Sequential([nl.layers.Dense(3, name="i1"), nl.layers.Dense(3, name="i2")],
+                          name="inner")
+    joined = nl.layers.Concatenate(name="join")([inner(a), nl.layers.Dense(3, name="side")(b)])
+    model = nl.Model([a, b], nl.layers.Dense(1, name="out")(joined), name="net")
+    model.compile(optimizer="sgd", loss="mse")
+    x = [rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 3)).astype("float32")]
+    model.fit(x, rng.normal(size=(8, 1)).astype("float32"), verbose=0,
+              callbacks=[tb.TensorBoard(tmp_path)])
+    graph = _accumulator(tmp_path / "train").Graph()
+    nodes = {node.name: (node.op, list(node.input)) for node in graph.node}
+    assert nodes == {
+        "net/a": ("InputLayer", []), "net/b": ("InputLayer", []),
+        "net/inner/i1": ("Dense", ["net/a"]), "net/inner/i2": ("Dense", ["net/inner/i1"]),
+        "net/side": ("Dense", ["net/b"]), "net/join": ("Concatenate", ["net/inner/i2", "net/side"]),
+        "net/out": ("Dense", ["net/join"])}
+
+
+def test_tensorboards_server_side_reader_finds_every_dashboard(tmp_path, rng):
+    """What ``tensorboard --logdir`` serves: the data provider behind its dashboards."""
     pytest.importorskip("tensorboard", reason=_TB_REASON)
-    from tensorboard.util import tensor_util
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 
     x, y = _data(rng)
     model = _classifier()
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[tb.TensorBoard(tmp_path)])
-    train = _accumulator(tmp_path / "train")
-    (graph,) = train.Tensors("keras")
-    assert json.loads(tensor_util.make_ndarray(graph.tensor_proto).item()) == \
-        json.loads(model.to_json())
-    assert train.SummaryMetadata("keras").plugin_data.plugin_name == "graph_keras_model"
+    model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=0,
+              callbacks=[tb.TensorBoard(tmp_path, histogram_freq=1, write_images=True)])
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
+    ctx = context.RequestContext()
+    assert provider.list_plugins(ctx, experiment_id="") >= {"scalars", "histograms", "images",
+                                                            "graphs"}
+    scalars = provider.list_scalars(ctx, experiment_id="", plugin_name="scalars")
+    assert set(scalars["train"]) == {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"}
+    assert {"epoch_loss", "epoch_accuracy"} <= set(scalars["validation"])
+    histograms = provider.list_tensors(ctx, experiment_id="", plugin_name="histograms")
+    assert set(histograms["train"]) == {f"{p.name}/histogram" for p in model.weights}
 
 
 def test_nothing_is_written_without_logs_and_no_run_is_created(tmp_path):

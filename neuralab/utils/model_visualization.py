@@ -17,7 +17,7 @@ import html
 import os
 from typing import Any
 
-__all__ = ["model_to_dot", "plot_model"]
+__all__ = ["model_to_dot", "plot_model", "model_graph"]
 
 _PYDOT_MISSING = ('You must install pydot (`pip install "neuralab[plot]"`, or `pip install '
                   'pydot`) for `{}` to work.')
@@ -198,6 +198,26 @@ class _Drawing:
 
     def walk_part(self, layer):
         return [layer, *self.walk(layer)] if self.opens(layer) else _layer_box(layer)
+
+
+def model_graph(model, expand_nested: bool = False) -> tuple[list[tuple[str, str, str]],
+                                                              list[tuple[str, str]]]:
+    """``(nodes, edges)`` of the drawing as plain data: ``(key, scoped name, class name)``
+    per box (a name inside an expanded sub-model is ``"inner/dense"``), and ``(source key,
+    destination key)`` per edge. What :func:`model_to_dot` draws and TensorBoard's graph
+    shows."""
+    drawing = _Drawing(expand_nested)
+    nodes: list[tuple[str, str, str]] = []
+
+    def visit(boxes, scope: str) -> None:
+        for box in boxes:
+            if isinstance(box, list):
+                visit(box[1:], f"{scope}{box[0].name}/")
+            else:
+                nodes.append((box.key, scope + box.name, box.class_name))
+
+    visit(drawing.walk(model), "")
+    return nodes, drawing.edges
 
 
 # -- pydot -------------------------------------------------------------------------------------
