@@ -4,6 +4,7 @@ images Graphviz writes from it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -23,13 +24,18 @@ def _named(dot, *objects) -> tuple[set, set]:
     """The dot graph's nodes and edges, by the names of the objects they stand for."""
     names = {str(id(o)): o.name for o in objects}
     nodes = {names[n.get_name()] for n in _all_nodes(dot)}
-    edges = {(names[e.get_source()], names[e.get_destination()]) for e in dot.get_edges()}
+    edges = {(names[e.get_source()], names[e.get_destination()]) for e in _all_edges(dot)}
     return nodes, edges
 
 
 def _all_nodes(graph) -> list:
     own = [n for n in graph.get_nodes() if n.get_name() not in ("node", "edge", "graph")]
     return own + [n for sub in graph.get_subgraphs() for n in _all_nodes(sub)]
+
+
+def _all_edges(graph) -> list:
+    """The edges of ``graph`` and of its clusters (Keras draws a cluster's own edges in it)."""
+    return graph.get_edges() + [e for sub in graph.get_subgraphs() for e in _all_edges(sub)]
 
 
 def _branching():
@@ -92,6 +98,46 @@ def test_expand_nested_opens_sequential_and_functional_submodels_as_clusters():
     # layer; edges out of either leave from the layer that makes the output
     assert edges == {("x", "i1"), ("i1", "i2"), ("i2", "p"), ("i2", "q"), ("q", "qd"),
                      ("p", "plus"), ("qd", "plus"), ("plus", "top")}
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras
+    except Exception as error:  # noqa: BLE001 - keras or its JAX backend missing or broken
+        pytest.skip(f"Keras 3 with the JAX backend is not importable ({error})")
+    return keras
+
+
+def _shared_and_nested(api):
+    """Two inputs, a shared layer called twice, a nested Sequential, two outputs; written
+    once for neuralab and Keras (``api``: the module with Input, Model, Sequential, layers)."""
+    a, b = api.Input((4,), name="a"), api.Input((3,), name="b")
+    shared = api.layers.Dense(5, name="shared")
+    inner = api.Sequential([api.layers.Dense(5, name="i1"), api.layers.Dense(5, name="i2")],
+                           name="inner")
+    joined = api.layers.Concatenate(name="join")([inner(shared(a)), api.layers.Dense(5, name="side")(b)])
+    out = shared(api.layers.Dense(4, name="squeeze")(joined))
+    return api.Model([a, b], [out, api.layers.Dense(1, name="head")(joined)]), inner
+
+
+@pytest.mark.parametrize("expand_nested", [False, True])
+def test_nodes_and_edges_equal_keras_own_model_to_dot(expand_nested):
+    keras = _keras()
+    from keras.src.utils.model_visualization import model_to_dot as keras_model_to_dot
+
+    def by_name(dot, objects):
+        names = {str(id(o)): o.name for o in objects}
+        return ({names[n.get_name()] for n in _all_nodes(dot)},
+                {(names[e.get_source()], names[e.get_destination()]) for e in _all_edges(dot)})
+
+    theirs, their_inner = _shared_and_nested(keras)
+    ours, our_inner = _shared_and_nested(nl)
+    expected = by_name(keras_model_to_dot(theirs, expand_nested=expand_nested),
+                       [*theirs._operations, *their_inner.layers])
+    got = by_name(model_to_dot(ours, expand_nested=expand_nested),
+                  [*ours.inputs, *ours.layers, *our_inner.layers])
+    assert got == expected
 
 
 def test_a_subclassed_model_is_one_box():

@@ -192,6 +192,19 @@ def test_update_freq_writes_batch_scalars_every_n_batches(tmp_path, rng):
     assert [e.value for e in events] == [np.float32(seen[i - 1]) for i in (4, 8, 12)]
 
 
+def test_write_steps_per_second_logs_a_rate_per_epoch_and_per_batch(tmp_path, rng):
+    x, y = _data(rng)
+    model = _classifier()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0,
+              callbacks=[tb.TensorBoard(tmp_path, write_steps_per_second=True)])
+    train = _accumulator(tmp_path / "train")
+    per_epoch = train.Scalars("epoch_steps_per_second")
+    per_batch = train.Scalars("batch_steps_per_second")
+    assert [e.step for e in per_epoch] == [0, 1]
+    assert [e.step for e in per_batch] == [1, 2, 3, 4, 5, 6]  # 48 samples / 16, two epochs
+    assert all(e.value > 0 for e in per_epoch + per_batch)
+
+
 def test_the_model_graph_has_one_node_per_layer_with_its_inputs(tmp_path, rng):
     a, b = nl.Input((4,), name="a"), nl.Input((3,), name="b")
     inner = nl.Sequential([nl.layers.Dense(3, name="i1"), nl.layers.Dense(3, name="i2")],
