@@ -230,9 +230,10 @@ def _write_weights(f, model, entries: list[tuple]) -> None:
             group.create_dataset(str(i), data=w)
 
 
-def _optimizer_to_write(model, compile_config: dict | None):
-    """``model``'s optimizer when its state can go into the archive (a compile config Keras
-    can rebuild and an optimizer whose Keras variables are known), else ``None``."""
+def _optimizer_to_write(model, compile_config: dict | None) -> tuple[Any, str] | None:
+    """``(optimizer, Keras' name for it)`` when ``model``'s optimizer state can go into the
+    archive (a compile config Keras can rebuild and an optimizer whose Keras variables are
+    known), else ``None``."""
     from .keras_optimizer import _slot_groups
 
     optimizer = getattr(model, "optimizer", None)
@@ -242,7 +243,8 @@ def _optimizer_to_write(model, compile_config: dict | None):
         _slot_groups(optimizer)
     except TypeError:
         return None
-    return optimizer
+    return optimizer, (compile_config["optimizer"]["config"].get("name")
+                       or type(optimizer).__name__.lower())
 
 
 def keras_archive_bytes(model) -> bytes:
@@ -257,17 +259,16 @@ def keras_archive_bytes(model) -> bytes:
     if compile_config is not None:
         config["compile_config"] = compile_config
     entries = _weight_entries(model, config, layers)
-    optimizer = _optimizer_to_write(model, compile_config)
+    to_write = _optimizer_to_write(model, compile_config)
     weights = io.BytesIO()
     with h5py.File(weights, "w") as f:
         _write_weights(f, model, entries)
-        if optimizer is not None:
-            write_optimizer_state(f, optimizer, keras_weights_order([e[2] for e in entries]),
-                                  compile_config["optimizer"]["config"].get("name")
-                                  or type(optimizer).__name__.lower())
+        if to_write is not None:
+            write_optimizer_state(f, to_write[0], keras_weights_order([e[2] for e in entries]),
+                                  to_write[1])
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    registered = optimizer is not None and optimizers_module.serialize(optimizer).get("registered_name")
+    registered = to_write and optimizers_module.serialize(to_write[0]).get("registered_name")
     if registered:  # Keras never reads metadata.json; neuralab finds the same class again
         metadata["neuralab_optimizer"] = registered
     buffer = io.BytesIO()

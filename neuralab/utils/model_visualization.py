@@ -167,6 +167,7 @@ class _Drawing:
     def walk(self, model) -> list:
         """The boxes of ``model`` (a nested list is a sub-model's cluster:
         ``[model, boxes...]``), adding its edges to :attr:`edges`."""
+        boxes: list
         if _is_sequential(model):
             layers = list(model.layers)
             boxes = [self.walk_part(layer) for layer in layers]
@@ -175,7 +176,7 @@ class _Drawing:
             return boxes
         if getattr(model, "_graph", None) is None:
             return [_layer_box(model)]
-        boxes: list = [_Box(str(id(t)), t.name, "InputLayer", outputs=[t.shape], dtype=t.dtype)
+        boxes = [_Box(str(id(t)), t.name, "InputLayer", outputs=[t.shape], dtype=t.dtype)
                        for t in model.inputs]
         made = self.producers(model)
         seen: set[int] = set()
