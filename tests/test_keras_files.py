@@ -430,6 +430,35 @@ def test_keras_optimizer_state_reaches_neuralab(tmp_path, rng, label):
         np.testing.assert_allclose(mine * scale.get(slot, 1.0), theirs, rtol=1e-6, atol=1e-9)
 
 
+def test_weights_files_carry_the_optimizer_state_both_ways(tmp_path, rng):
+    """Keras writes a compiled model's optimizer variables into ``.weights.h5`` too, and
+    reads them into an optimizer that is built."""
+    ours, theirs = keras_optimizers()["adam_amsgrad"]
+    x, y = regression_data(rng)
+    model = dense_stack(rng)
+    model.compile(optimizer=ours(), loss="mse")
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    model.save_weights(tmp_path / "ours.weights.h5")
+    twin = keras.saving.load_model(_saved(model, tmp_path / "twin.keras"), compile=False)
+    twin.compile(optimizer=theirs(), loss="mse")
+    twin.optimizer.build(twin.trainable_variables)
+    twin.load_weights(tmp_path / "ours.weights.h5")
+    assert int(twin.optimizer.iterations) == model.optimizer.iterations == 3
+    for keras_value, value, _ in paired_slots(twin, model):
+        np.testing.assert_array_equal(keras_value, value)
+    twin.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    twin.save_weights(tmp_path / "theirs.weights.h5")
+    model.load_weights(tmp_path / "theirs.weights.h5")
+    assert model.optimizer.iterations == 6
+    for keras_value, value, _ in paired_slots(twin, model):
+        np.testing.assert_array_equal(keras_value, value)
+
+
+def _saved(model, path):
+    model.save(path)
+    return path
+
+
 def test_keras_model_compiled_but_never_trained_gives_a_fresh_optimizer(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")

@@ -230,28 +230,36 @@ def _write_weights(f, model, entries: list[tuple]) -> None:
             group.create_dataset(str(i), data=w)
 
 
-def _optimizer_to_write(model, compile_config: dict | None) -> tuple[Any, str] | None:
-    """``(optimizer, Keras' name for it)`` when ``model``'s optimizer state can go into the
-    archive (a compile config Keras can rebuild and an optimizer whose Keras variables are
-    known), else ``None``."""
+def _optimizer_to_write(model) -> tuple[Any, str] | None:
+    """``(optimizer, its Keras name)`` when ``model`` is compiled with an optimizer whose
+    Keras variables are known, else ``None``."""
+    from ..backend import to_snake_case
     from .keras_optimizer import _slot_groups
 
-    optimizer = getattr(model, "optimizer", None)
-    if compile_config is None or optimizer is None:
+    optimizer = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
+    if optimizer is None:
         return None
     try:
         _slot_groups(optimizer)
     except TypeError:
         return None
-    return optimizer, (compile_config["optimizer"]["config"].get("name")
-                       or type(optimizer).__name__.lower())
+    return optimizer, optimizer.get_config().get("name") or to_snake_case(type(optimizer).__name__)
+
+
+def _write_optimizer(f, to_write: tuple[Any, str] | None, entries: list[tuple]) -> None:
+    """The optimizer's variables into ``model.weights.h5`` (Keras writes them into archives
+    and ``.weights.h5`` files alike), for the weights of the layers in ``entries``."""
+    from .keras_optimizer import keras_weights_order, write_optimizer_state
+
+    if to_write is not None:
+        write_optimizer_state(f, to_write[0], keras_weights_order([e[2] for e in entries]),
+                              to_write[1])
 
 
 def keras_archive_bytes(model) -> bytes:
     """The content of a Keras 3 ``.keras`` file holding ``model`` (and its optimizer's
     state when it is compiled)."""
     from .. import optimizers as optimizers_module
-    from .keras_optimizer import keras_weights_order, write_optimizer_state
 
     h5py = h5py_module()
     config, layers = keras_config(model)
@@ -259,13 +267,12 @@ def keras_archive_bytes(model) -> bytes:
     if compile_config is not None:
         config["compile_config"] = compile_config
     entries = _weight_entries(model, config, layers)
-    to_write = _optimizer_to_write(model, compile_config)
+    # without a compile config Keras would load the model uncompiled: no state to carry
+    to_write = None if compile_config is None else _optimizer_to_write(model)
     weights = io.BytesIO()
     with h5py.File(weights, "w") as f:
         _write_weights(f, model, entries)
-        if to_write is not None:
-            write_optimizer_state(f, to_write[0], keras_weights_order([e[2] for e in entries]),
-                                  to_write[1])
+        _write_optimizer(f, to_write, entries)
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     registered = to_write and optimizers_module.serialize(to_write[0]).get("registered_name")
@@ -315,11 +322,13 @@ def save_legacy_h5(model, path) -> None:
 
 # -- weights only ------------------------------------------------------------------------
 def save_keras_weights_file(model, path) -> None:
-    """``model``'s weights in Keras 3's ``.weights.h5`` layout (atomically)."""
+    """``model``'s weights in Keras 3's ``.weights.h5`` layout (atomically), with its
+    optimizer's state when it is compiled, as Keras writes it."""
     entries = _weight_entries(model)
     h5py = h5py_module()
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         _write_weights(f, model, entries)
+        _write_optimizer(f, _optimizer_to_write(model), entries)
 
 
 def _load_keras2_weights(f, model, where: str) -> None:
@@ -346,7 +355,8 @@ def _load_keras2_weights(f, model, where: str) -> None:
 
 
 def load_keras_weights_file(model, path) -> None:
-    """Read a Keras 3 ``.weights.h5`` (or tf.keras 2 weights ``.h5``) file into ``model``."""
+    """Read a Keras 3 ``.weights.h5`` (or tf.keras 2 weights ``.h5``) file into ``model``,
+    and the optimizer's state it holds into a compiled model's optimizer."""
     h5py = h5py_module()
     where = str(path)
     if not Path(path).is_file():
@@ -364,8 +374,13 @@ def load_keras_weights_file(model, path) -> None:
         if "layers" not in f:
             raise InputError("not a Keras weights file (no 'layers' group and no 'layer_names' "
                              "attribute)", where)
-        for key, _, layer in _weight_entries(model):
+        entries = _weight_entries(model)
+        for key, _, layer in entries:
             group = f.get(f"layers/{key}/vars")
             arrays = [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
             if layer is not None:
                 set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
+        if getattr(model, "compiled", False) and model.optimizer is not None:
+            from .keras_optimizer import keras_weights_order, read_optimizer_state
+            read_optimizer_state(f, model.optimizer, keras_weights_order([e[2] for e in entries]),
+                                 where)
