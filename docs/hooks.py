@@ -3,7 +3,8 @@
 - ``labs.md``: one section per lab of :func:`neuralab.labs.lab_names` (what ``neuralab lab list``
   prints), with its data loader and description.
 - ``notebooks/``: every ``examples/notebooks/*.ipynb`` becomes a page (rendered by mkdocs-jupyter,
-  never executed here) and an entry under "Notebooks" in the navigation, plus an index page.
+  never executed here) and an entry under "Notebooks" in the navigation, plus an index page;
+  a notebook's link to another (``002_lecture_keras.ipynb``) leads to that notebook's page.
 
 Adding a lab or a notebook therefore needs no edit of ``mkdocs.yml`` or of ``docs/``.
 """
@@ -11,6 +12,7 @@ Adding a lab or a notebook therefore needs no edit of ``mkdocs.yml`` or of ``doc
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -125,3 +127,17 @@ def on_files(files: Files, config) -> Files:
         files.append(File(f"notebooks/{path.name}", str(NOTEBOOKS.parent), config["site_dir"],
                           config["use_directory_urls"]))
     return files
+
+
+def on_post_page(output: str, page, config) -> str:
+    """In a notebook page, ``href="OTHER.ipynb"`` (a link between notebooks) -> OTHER's page."""
+    if not (page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".ipynb")):
+        return output
+    known = {p.stem for p in notebook_paths()}
+
+    def page_url(match: re.Match) -> str:
+        stem = match.group(1)
+        if stem not in known:
+            return match.group(0)
+        return f'href="../{stem}/"' if config["use_directory_urls"] else f'href="{stem}.html"'
+    return re.sub(r'href="([\w.-]+)\.ipynb"', page_url, output)

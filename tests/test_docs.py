@@ -123,6 +123,9 @@ def test_every_example_notebook_is_a_page_of_the_site(site):
             text = page_text(page.read_text(encoding="utf-8"))
             assert all(word in text for word in words), f"{notebook.name}: {first_line!r} not on its page"
         assert f'href="../notebooks/{notebook.stem}/"' in index or f'href="{notebook.stem}/"' in index
+        html = page.read_text(encoding="utf-8")
+        for other in notebooks:  # links between notebooks lead to the other notebook's page
+            assert f'href="{other.name}"' not in html, f"{notebook.name} links to {other.name}, not its page"
 
 
 def side_by_side_blocks() -> dict[str, str]:
