@@ -8,6 +8,8 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO, require_torch, shared_data
 
 EXAMPLES = REPO / "examples" / "torch_lecture"
@@ -39,6 +41,7 @@ def run_script(path: Path, monkeypatch, capsys, *args: str, **env: str) -> tuple
     return namespace, capsys.readouterr().out
 
 
+@pytest.mark.slow  # the whole program (synthetic) or one full epoch (MNIST)
 def test_synthetic_program_prints_the_slides_and_reaches_their_accuracy(monkeypatch, capsys):
     namespace, out = run_script(EXAMPLES / "synthetic.py", monkeypatch, capsys, LECTURE_SEED="0")
     assert SYNTHETIC_MODEL in out and SLIDE_TENSORS in out
@@ -51,6 +54,7 @@ def test_synthetic_program_prints_the_slides_and_reaches_their_accuracy(monkeypa
     assert namespace["zplot"].shape == (10000, 4)
 
 
+@pytest.mark.slow  # the whole program (synthetic) or one full epoch (MNIST)
 def test_mnist_program_first_epoch_reaches_the_slides_test_accuracy(monkeypatch, capsys):
     folder = shared_data("mnist")
     namespace, out = run_script(EXAMPLES / "mnist.py", monkeypatch, capsys, LECTURE_EPOCHS="1",
