@@ -128,6 +128,14 @@ def test_every_example_notebook_is_a_page_of_the_site(site):
             assert f'href="{other.name}"' not in html, f"{notebook.name} links to {other.name}, not its page"
 
 
+def test_the_home_page_shows_the_readme_first_network():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A first network", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    assert code in (DOCS / "index.md").read_text(encoding="utf-8"), \
+        "docs/index.md's first network differs from README's 'A first network': copy it over"
+
+
 def side_by_side_blocks() -> dict[str, str]:
     """The code blocks of docs/frontends.md titled ``keras_style.py`` and ``torch_style.py``."""
     page = (DOCS / "frontends.md").read_text(encoding="utf-8")
