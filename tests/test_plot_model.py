@@ -172,6 +172,23 @@ def test_labels_show_what_is_asked():
     assert "<b>Concatenate</b>" in label and "join" not in label and "shape" not in label
 
 
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_shapes_come_from_the_layers_call_in_the_model(kind):
+    """Embedding keeps no ``input_shape`` of its own: the graph's first call gives it."""
+    if kind == "functional":
+        tokens = nl.Input((None,), name="tokens")
+        model = nl.Model(tokens, L.LSTM(4)(L.Embedding(100, 8, name="embed")(tokens)))
+        shapes = ("(None, None)", "(None, None, 8)")
+    else:
+        model = nl.Sequential([L.Input((5,)), L.Embedding(10, 3, name="embed"), L.Flatten()])
+        shapes = ("(None, 5)", "(None, 5, 3)")
+    dot = model_to_dot(model, show_shapes=True)
+    label = next(n.get("label") for n in _all_nodes(dot)
+                 if n.get_name() == str(id(model.get_layer("embed"))))
+    assert f"Input shape: <b>{shapes[0]}</b>" in label
+    assert f"Output shape: <b>{shapes[1]}</b>" in label
+
+
 @needs_dot
 def test_plot_model_writes_png_and_svg(tmp_path):
     model = _branching()

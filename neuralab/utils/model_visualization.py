@@ -106,7 +106,14 @@ def _activation_name(activation) -> str:
                                                        type(activation).__name__)
 
 
-def _layer_box(layer) -> _Box:
+def _layer_box(layer, call=None) -> _Box:
+    """The box of ``layer``; its shapes from ``call`` (the graph node of its first call in
+    the model drawn) when given, else from the layer's ``input_shape``/``output_shape``."""
+    if call is not None:
+        return _Box(str(id(layer)), layer.name, type(layer).__name__,
+                    [t.shape for t in call.inputs], [t.shape for t in call.outputs],
+                    call.outputs[0].dtype if call.outputs else None, layer)
+
     def shapes(attribute):
         try:
             value = getattr(layer, attribute)
@@ -168,24 +175,27 @@ class _Drawing:
         """The boxes of ``model`` (a nested list is a sub-model's cluster:
         ``[model, boxes...]``), adding its edges to :attr:`edges`."""
         boxes: list
+        graph = getattr(model, "_graph", None)
         if _is_sequential(model):
             layers = list(model.layers)
-            boxes = [self.walk_part(layer) for layer in layers]
+            calls = {} if graph is None else {id(node.operation): node for node in graph.nodes
+                                              if node.is_layer}
+            boxes = [self.walk_part(layer, calls.get(id(layer))) for layer in layers]
             for before, after in zip(layers, layers[1:]):
                 self.add_edge(self.exit(before, 0), self.entry(after, 0))
             return boxes
-        if getattr(model, "_graph", None) is None:
+        if graph is None:
             return [_layer_box(model)]
         boxes = [_Box(str(id(t)), t.name, "InputLayer", outputs=[t.shape], dtype=t.dtype)
                        for t in model.inputs]
         made = self.producers(model)
         seen: set[int] = set()
-        for node in model._graph.nodes:
+        for node in graph.nodes:
             if node.is_layer:
                 destination = node.operation
                 if id(destination) not in seen:
                     seen.add(id(destination))
-                    boxes.append(self.walk_part(destination))
+                    boxes.append(self.walk_part(destination, node))
             else:
                 destination = node
                 boxes.append(_Box(str(id(node)), node.name, "Operation",
@@ -197,8 +207,8 @@ class _Drawing:
                               self.entry(destination, j) if node.is_layer else str(id(node)))
         return boxes
 
-    def walk_part(self, layer):
-        return [layer, *self.walk(layer)] if self.opens(layer) else _layer_box(layer)
+    def walk_part(self, layer, call=None):
+        return [layer, *self.walk(layer)] if self.opens(layer) else _layer_box(layer, call)
 
 
 def model_graph(model, expand_nested: bool = False) -> tuple[list[tuple[str, str, str]],
