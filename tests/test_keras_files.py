@@ -405,6 +405,25 @@ def test_optimizer_state_reaches_keras_and_training_continues_alike(tmp_path, rn
         np.testing.assert_allclose(theirs, mine, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("label", ["sgd", "rmsprop"])
+def test_pytorch_style_momentum_reaches_keras_in_keras_units(tmp_path, rng, label):
+    """neuralab.optimizers keep SGD's ``v = m v + g`` and RMSprop's ``v = m v + g / d``;
+    Keras reads ``-lr v`` and ``lr v``."""
+    optimizer, slot, scale = {"sgd": (neuralab.optimizers.SGD(0.05, momentum=0.9), "velocity", -0.05),
+                              "rmsprop": (neuralab.optimizers.RMSprop(0.01, momentum=0.5),
+                                          "momentum", 0.01)}[label]
+    model = dense_stack(rng)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(*regression_data(rng), batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    pairs = [(theirs, mine) for theirs, mine, name in paired_slots(loaded, model) if name == slot]
+    assert len(pairs) == len(model.trainable_weights)
+    for theirs, mine in pairs:
+        assert np.abs(mine).max() > 0
+        np.testing.assert_allclose(theirs, np.float32(scale) * mine, rtol=1e-6)
+
+
 @pytest.mark.parametrize("label", ["sgd_momentum", "adam_amsgrad", "rmsprop_momentum", "adagrad"])
 def test_keras_optimizer_state_reaches_neuralab(tmp_path, rng, label):
     """Keras' files rebuild neuralab.optimizers (PyTorch's rules): SGD's velocity comes back
