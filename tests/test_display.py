@@ -262,7 +262,7 @@ def test_results_report_shows_inline_in_a_sandboxed_iframe(tmp_path, capsys):
     from neuralab.report import Report, show
     summary = run_experiment(parse_experiment(EXPERIMENT, source="tiny.toml"),
                              tmp_path / "results", executor="local", log=None)
-    page = summary._repr_html_()
+    page = Report(summary.output)._repr_html_()  # running never imports the report
     assert page.startswith('<iframe srcdoc="') and 'sandbox=""' in page
     srcdoc = html.unescape(re.match(r'<iframe srcdoc="([^"]*)"', page)[1])
     assert srcdoc == (tmp_path / "results" / "report.html").read_text(encoding="utf-8")

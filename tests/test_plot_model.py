@@ -15,7 +15,7 @@ import neuralab as nl
 from neuralab.utils import model_to_dot, plot_model
 
 L = nl.layers
-pytest.importorskip("pydot", reason="plot_model needs pydot (pip install 'neuralab[plot]')")
+pytest.importorskip("pydot", reason="plot_model needs pydot (pip install 'neuralab[plots]')")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="writing images needs Graphviz's dot (apt-get install graphviz)")
 

@@ -28,11 +28,6 @@ class RunSummary:
     seconds: float
     interrupted: bool = False
 
-    def _repr_html_(self) -> str:
-        """In a notebook, the results folder's report inline (:class:`neuralab.report.Report`)."""
-        from ..report import Report
-        return Report(self.output)._repr_html_()
-
 
 def _line(record: dict, done: int, total: int) -> str:
     """``[3/6] units=4 seed 1: test_accuracy 0.91 (2.3 s)`` for a finished trial."""

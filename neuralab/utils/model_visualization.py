@@ -7,7 +7,7 @@ subclassed models as one box. With ``expand_nested=True`` a nested Sequential or
 functional model becomes a dashed cluster of its own boxes, and the edges into and out of
 it go to the boxes inside (as Keras 3 draws them).
 
-Needs pydot (``pip install "neuralab[plot]"``) and, to write images, Graphviz's ``dot``
+Needs pydot (``pip install "neuralab[plots]"``) and, to write images, Graphviz's ``dot``
 program (``apt-get install graphviz``, ``brew install graphviz``).
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 __all__ = ["model_to_dot", "plot_model", "model_graph"]
 
-_PYDOT_MISSING = ('You must install pydot (`pip install "neuralab[plot]"`, or `pip install '
+_PYDOT_MISSING = ('You must install pydot (`pip install "neuralab[plots]"`, or `pip install '
                   'pydot`) for `{}` to work.')
 _GRAPHVIZ_MISSING = ("You must install Graphviz's `dot` program (`apt-get install graphviz`, "
                      "`brew install graphviz`; see https://graphviz.org/download/) for "
