@@ -113,12 +113,20 @@ class Parameter(Tensor):
         np.copyto(self.data, value, casting="same_kind")
 
     def assign_add(self, delta) -> None:
-        """``self += delta`` in place (Keras ``variable.assign_add``: a metric's counters)."""
-        self.assign(self.data + np.asarray(delta))
+        """``self += delta`` in place (Keras ``variable.assign_add``: a metric's counters);
+        ``delta`` has the variable's shape or is a scalar."""
+        self.assign(self.data + self._delta(delta))
 
     def assign_sub(self, delta) -> None:
         """``self -= delta`` in place (Keras ``variable.assign_sub``)."""
-        self.assign(self.data - np.asarray(delta))
+        self.assign(self.data - self._delta(delta))
+
+    def _delta(self, delta) -> np.ndarray:
+        delta = np.asarray(delta)
+        if delta.shape not in ((), self.data.shape):
+            raise ValueError(f"Cannot add to {self.name or 'parameter'}: expected shape "
+                             f"{self.data.shape} or a scalar, got {delta.shape}")
+        return delta
 
     def rebind(self, data: np.ndarray, grad: np.ndarray) -> None:
         """Move values and gradient into new storage (views of a model's flat buffers)."""

@@ -79,7 +79,7 @@ def _run_test_loop(model, batches, cbs=None) -> dict:
             cbs.call("on_test_batch_begin", step, None)
         value = model.test_step(xb, yb, swb)
         mean.add(model, value, len(xb[0]))
-        model.update_metrics(metrics, yb)
+        model.update_metrics(metrics, yb, swb)
         if cbs is not None:
             cbs.call("on_test_batch_end", step, mean.logs(model, metrics))
     if mean.count == 0:
@@ -241,7 +241,7 @@ def _train_epoch(model, train, cbs, history, epoch: int) -> dict | None:
             _report_divergence(model, history, epoch, step, train.steps, str(error), snapshot)
             return None
         mean.add(model, value, len(xb[0]))
-        model.update_metrics(metrics, yb)
+        model.update_metrics(metrics, yb, swb)
         if batch_cbs:
             cbs.call_batch("on_train_batch_end", step, mean.logs(model, metrics))
         if model.stop_training:
@@ -364,7 +364,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, reset_met
         raise FloatingPointError(f"train_on_batch: {error}; the weights were not updated. "
                                  "The learning rate may be too high.") from None
     tracker.update_state(value, len(xs[0]))
-    model.update_metrics(metrics, ys)
+    model.update_metrics(metrics, ys, sws)
     return _pack(model.step_logs(tracker.result(), metrics), return_dict)
 
 
@@ -379,7 +379,7 @@ def test_on_batch(model, x, y, sample_weight=None, reset_metrics=True, return_di
     tracker = _loss_tracker(model, "_test_loss", reset_metrics, metrics)
     value = model.test_step([np.asarray(v, dtype=model.dtype) for v in xs], ys, sws)
     tracker.update_state(value, len(xs[0]))
-    model.update_metrics(metrics, ys)
+    model.update_metrics(metrics, ys, sws)
     return _pack(model.step_logs(tracker.result(), metrics), return_dict)
 
 

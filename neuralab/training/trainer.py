@@ -81,6 +81,7 @@ class Trainer(_ModelBase):
         self.compiled_losses: list = []
         self._loss_weights: list[float] = []
         self._metric_specs: list[list] = []
+        self._weighted_specs: list[list] = []
         self._train_metrics: list[list] | None = None
         self._test_metrics: list[list] | None = None
         self._fused: list = []
@@ -119,6 +120,21 @@ class Trainer(_ModelBase):
         weights = _per_output(loss_weights, names, "loss_weights") if loss_weights is not None \
             else [1.0] * len(names)
         self._loss_weights = [1.0 if w is None else float(w) for w in weights]
+        per_output, self._metric_specs = self._metric_specs_per_output(metrics, "metrics")
+        # weighted_metrics: updated with the sample (and class) weights, as in Keras, where
+        # the plain metrics ignore them
+        _, self._weighted_specs = self._metric_specs_per_output(
+            kwargs.get("weighted_metrics"), "weighted_metrics")
+        self._compile_config = {"loss": specs, "metrics": per_output, "loss_weights": weights}
+        self._train_metrics = self._test_metrics = None
+        self.compiled = True
+        if self.built:
+            self.prepare_training()
+
+    def _metric_specs_per_output(self, metrics, argument: str) -> tuple[list, list[list]]:
+        """(what was given per output, names and Metric objects per output) for compile's
+        ``metrics``/``weighted_metrics``; names are checked now and resolved on data."""
+        names = self.output_names
         if metrics is None:
             metrics = []
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics) and \
@@ -127,10 +143,10 @@ class Trainer(_ModelBase):
         if isinstance(metrics, dict) or (len(names) > 1 and metrics and
                                          all(isinstance(m, (list, tuple)) or m is None
                                              for m in metrics)):
-            per_output = _per_output(metrics, names, "metrics")
+            per_output = _per_output(metrics, names, argument)
         else:
             per_output = [list(metrics)] * len(names)
-        self._metric_specs = []
+        specs = []
         for k, specs_k in enumerate(per_output):
             specs_k = [specs_k] if isinstance(specs_k, (str, metrics_module.Metric)) \
                 else list(specs_k or [])
@@ -141,12 +157,8 @@ class Trainer(_ModelBase):
                     resolved.append(m)
                 else:
                     resolved.append(metrics_module.get(m))
-            self._metric_specs.append(resolved)
-        self._compile_config = {"loss": specs, "metrics": per_output, "loss_weights": weights}
-        self._train_metrics = self._test_metrics = None
-        self.compiled = True
-        if self.built:
-            self.prepare_training()
+            specs.append(resolved)
+        return per_output, specs
 
     @property
     def loss(self):
@@ -223,15 +235,24 @@ class Trainer(_ModelBase):
         """The metric objects per output (``"accuracy"`` resolved from loss and data)."""
         if self._train_metrics is None:
             shapes = self.output_shapes
+            weighted_specs = getattr(self, "_weighted_specs", None) or \
+                [[] for _ in self._metric_specs]
             resolved = [[metrics_module.get(m, self.compiled_losses[k], ys[k] if ys else None,
                                             shapes[k]) if isinstance(m, str) else m
-                         for m in specs] for k, specs in enumerate(self._metric_specs)]
+                         for m in specs + weighted_specs[k]]
+                        for k, specs in enumerate(self._metric_specs)]
             multi = len(self.output_names) > 1
+            taken: set[str] = set()
             for k, ms in enumerate(resolved):
-                for m in ms:
+                for j, m in enumerate(ms):
+                    m._weighted = j >= len(self._metric_specs[k])
+                    if m._weighted and not getattr(m, "_output_prefixed", False) and \
+                            (f"{self.output_names[k]}_{m.name}" if multi else m.name) in taken:
+                        m.name = f"weighted_{m.name}"  # Keras' name beside a plain twin
                     if multi and not getattr(m, "_output_prefixed", False):
                         m.name = f"{self.output_names[k]}_{m.name}"
                         m._output_prefixed = True
+                    taken.add(m.name)
             self._train_metrics = resolved
             self._test_metrics = copy.deepcopy(resolved)
         return self._train_metrics
@@ -242,7 +263,11 @@ class Trainer(_ModelBase):
         if len(self.output_names) > 1:
             names += [f"{n}_loss" for n, loss in zip(self.output_names, self.compiled_losses)
                       if loss is not None]
-        source = self._train_metrics if self._train_metrics is not None else self._metric_specs
+        if self._train_metrics is not None:
+            source = self._train_metrics
+        else:
+            weighted = getattr(self, "_weighted_specs", None) or [[] for _ in self._metric_specs]
+            source = [plain + extra for plain, extra in zip(self._metric_specs, weighted)]
         for ms in source:
             names += [m if isinstance(m, str) else m.name for m in ms]
         return names
@@ -261,11 +286,18 @@ class Trainer(_ModelBase):
                 logs[m.name] = float(result) if result.size == 1 else result.copy()
         return logs
 
-    def update_metrics(self, metrics: list[list], ys) -> None:
+    def update_metrics(self, metrics: list[list], ys, sample_weights=None) -> None:
+        """Update each output's metrics with the step's outputs; compile's
+        ``weighted_metrics`` also get that output's ``sample_weights`` (the others never do,
+        as in Keras)."""
         outputs: list = self.last_outputs  # type: ignore[assignment]  # of the step just taken
         for k, ms in enumerate(metrics):
+            weight = None if sample_weights is None else sample_weights[k]
             for m in ms:
-                m.update_state(ys[k], outputs[k])
+                if weight is not None and getattr(m, "_weighted", False):
+                    m.update_state(ys[k], outputs[k], sample_weight=weight)
+                else:
+                    m.update_state(ys[k], outputs[k])
 
     # -- steps ----------------------------------------------------------------------------
     def _losses_and_douts(self, ys, outs, need_grad: bool, sample_weights=None

@@ -1,0 +1,398 @@
+"""What the Keras guides needed from neuralab (examples/keras_guides), one behaviour per test:
+Conv2DTranspose, several positional tensors in a layer call, losses inside ``call``,
+compile without a loss, weighted_metrics, integer Inputs, custom layers in configs,
+``keras.random``, ``layer.losses``, function activations, ``clone_model``,
+``serialize_keras_object``, PyDataset/DataLoader sources and ModelCheckpoint(save_freq=N).
+References: Keras 3 itself (JAX backend) where installed, PyTorch, centred differences and
+hand-worked values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import neuralab.keras as nk
+from neuralab import gradcheck as gc
+from neuralab import ops
+from neuralab.layers import Conv2DTranspose, Dense
+from neuralab.tensor import Tensor
+
+
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras
+    except Exception as error:  # noqa: BLE001 - keras or its backend missing or broken
+        pytest.skip(f"Keras 3 is not importable ({error})")
+    return keras
+
+
+# -- Conv2DTranspose ----------------------------------------------------------------------
+CONV_T = [(3, 1, "valid"), (3, 2, "same"), (4, 2, "same"), (3, 2, "valid"), (2, 3, "same"),
+          (5, 2, "same")]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", CONV_T)
+def test_conv2d_transpose_matches_keras(keras, float64, rng, kernel, stride, padding):
+    x = rng.standard_normal((2, 5, 4, 3))
+    theirs = keras.layers.Conv2DTranspose(6, kernel, strides=stride, padding=padding,
+                                          bias_initializer="random_normal")
+    expected = np.asarray(theirs(x))
+    ours = Conv2DTranspose(6, kernel, strides=stride, padding=padding)
+    ours.build(x.shape)
+    ours.kernel.assign(np.asarray(theirs.kernel))
+    ours.bias.assign(np.asarray(theirs.bias))
+    # Keras on JAX computes in float32
+    np.testing.assert_allclose(ours(x), expected, rtol=1e-5, atol=1e-5)
+    assert ours.compute_output_shape((None, 5, 4, 3)) == (None,) + expected.shape[1:]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", CONV_T)
+def test_conv2d_transpose_gradients_match_centred_differences(float64, rng, kernel, stride,
+                                                              padding):
+    layer = Conv2DTranspose(3, kernel, strides=stride, padding=padding, activation="tanh",
+                            bias_initializer="random_normal")
+    errors = gc.check_layer(layer, rng.standard_normal((2, 4, 3, 2)), seed=1)
+    assert len(errors) == 3 and max(errors.values()) < 1e-7, errors  # x, kernel, bias
+
+
+def test_conv2d_transpose_is_the_adjoint_of_conv2d(float64, rng):
+    """<conv(y), x> = <y, conv_transpose(x)> with the same kernel, strides and padding."""
+    conv = nk.layers.Conv2D(2, 3, strides=2, padding="same", use_bias=False)
+    deconv = Conv2DTranspose(3, 3, strides=2, padding="same", use_bias=False)
+    y = rng.standard_normal((1, 8, 6, 3))
+    x = rng.standard_normal((1, 4, 3, 2))
+    conv.build(y.shape)
+    deconv.build(x.shape)
+    deconv.kernel.assign(conv.kernel.data)  # (3, 3, 3, 2): (kh, kw, filters=3, C=2)
+    assert np.sum(conv(y) * x) == pytest.approx(np.sum(y * deconv(x)), rel=1e-12)
+
+
+# -- layers called with several tensors; losses inside call; compile without a loss ------
+class LogisticEndpoint(nk.layers.Layer):
+    """The training guide's layer: ``layer(targets, logits)`` adds its loss itself."""
+
+    def __init__(self, name=None):
+        super().__init__(name=name)
+        self.loss_fn = nk.losses.BinaryCrossentropy(from_logits=True)
+
+    def call(self, targets, logits, sample_weights=None):
+        self.add_loss(self.loss_fn(targets, logits, sample_weights))
+        return ops.softmax(logits)
+
+
+def endpoint_model():
+    inputs = nk.Input(shape=(3,), name="inputs")
+    targets = nk.Input(shape=(10,), name="targets")
+    logits = nk.layers.Dense(10)(inputs)
+    predictions = LogisticEndpoint(name="predictions")(targets, logits)
+    return nk.Model(inputs=[inputs, targets], outputs=predictions)
+
+
+def test_layer_called_with_two_tensors_gets_them_as_two_arguments(rng):
+    model = endpoint_model()
+    x, t = rng.random((4, 3)), (rng.random((4, 10)) > 0.5).astype("float32")
+    probabilities = model.predict({"inputs": x, "targets": t}, verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    # the layer's add_loss is the binary cross-entropy of its logits, by hand
+    dense = model.layers[0]  # neuralab lists no InputLayer among a functional model's layers
+    z = x @ dense.kernel.data + dense.bias.data
+    bce = np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))
+    model({"inputs": x, "targets": t})
+    assert float(model.losses[0].data) == pytest.approx(bce, rel=1e-5)
+
+
+def test_compile_without_a_loss_trains_on_the_add_loss_terms(rng):
+    model = endpoint_model()
+    model.compile(optimizer=nk.optimizers.Adam(0.05))  # no loss argument
+    x = rng.standard_normal((64, 3))
+    targets = (x @ rng.standard_normal((3, 10)) > 0).astype("float32")  # learnable
+    history = model.fit({"inputs": x, "targets": targets}, epochs=15, batch_size=16,
+                        verbose=0)  # no y
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < 0.6 * losses[0]
+
+
+def test_a_loss_called_on_tensors_returns_a_differentiable_tensor(float64, rng):
+    loss = nk.losses.MeanSquaredError()
+    target, pred = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    weight = rng.random(5)
+    p = Tensor(pred, requires_grad=True)
+    value = loss(Tensor(target), p, weight)
+    assert isinstance(value, Tensor)
+    # Keras: mean over samples of w * mean over the last axis
+    expected = np.mean(weight * np.mean((target - pred) ** 2, axis=1))
+    assert float(value.data) == pytest.approx(expected, rel=1e-12)
+    value.backward()
+    np.testing.assert_allclose(p.grad, 2 * weight[:, None] * (pred - target) / 15, rtol=1e-10)
+    assert loss(target, pred, weight) == pytest.approx(expected, rel=1e-12)  # arrays: a float
+
+
+def test_compile_with_a_loss_for_no_output_is_still_refused():
+    model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(2, name="out")])
+    with pytest.raises(ValueError, match="no loss to any output"):
+        model.compile(loss=[None])
+
+
+# -- weighted_metrics ------------------------------------------------------------------------
+def test_weighted_metrics_use_the_sample_weights_and_plain_metrics_do_not(rng):
+    model = nk.Sequential([nk.Input((4,)), nk.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], weighted_metrics=["mae"])
+    x, y = rng.standard_normal((10, 4)), rng.standard_normal((10, 1))
+    w = rng.random(10)
+    logs = model.evaluate(x, y, sample_weight=w, batch_size=4, verbose=0, return_dict=True)
+    error = np.abs(model.predict(x, verbose=0) - y)[:, 0]
+    # Keras' weighted mean: sum(w * e) / sum(w); the plain metric: mean(e)
+    assert logs["mae"] == pytest.approx(error.mean(), rel=1e-5)
+    assert logs["weighted_mae"] == pytest.approx(np.sum(w * error) / np.sum(w), rel=1e-5)
+    assert model.metrics_names == ["loss", "mae", "weighted_mae"]
+
+
+def test_weighted_metrics_match_keras(keras, rng):
+    x = rng.standard_normal((12, 4)).astype("float32")
+    y = rng.integers(0, 3, 12)
+    w = rng.random(12).astype("float32")
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    weighted = ["accuracy", "sparse_top_k_categorical_accuracy"]
+    theirs.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                   metrics=["accuracy"], weighted_metrics=weighted)
+    expected = theirs.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)
+    ours = nk.Sequential([nk.Input((4,)), nk.layers.Dense(3, activation="softmax")])
+    ours.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                 metrics=["accuracy"], weighted_metrics=weighted)
+    ours.set_weights([np.asarray(v) for v in theirs.get_weights()])
+    logs = ours.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)
+    assert set(logs) == set(expected)
+    for name, value in expected.items():
+        assert logs[name] == pytest.approx(float(value), rel=1e-5), name
+
+
+def test_class_weights_reach_weighted_metrics(rng):
+    model = nk.Sequential([nk.Input((2,)), nk.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=nk.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy",
+                  weighted_metrics=["accuracy"])
+    x, y = rng.standard_normal((8, 2)), np.array([0, 1] * 4)
+    history = model.fit(x, y, class_weight={0: 3.0, 1: 1.0}, batch_size=8, epochs=1, verbose=0)
+    right = (model.predict(x, verbose=0).argmax(axis=1) == y).astype(float)
+    weights = np.where(y == 0, 3.0, 1.0)
+    assert history.history["accuracy"][0] == pytest.approx(np.sum(weights * right) / 16)
+
+
+# -- smaller pieces the guides reach for ------------------------------------------------------
+def test_input_keeps_an_integer_dtype():
+    tokens = nk.Input(shape=(None,), dtype="int32")
+    assert tokens.dtype == "int32"
+    embedded = nk.layers.Embedding(50, 4)(tokens)
+    model = nk.Model(tokens, embedded)
+    assert model.predict(np.array([[1, 2, 3]]), verbose=0).shape == (1, 3, 4)
+
+
+def test_custom_layer_whose_config_omits_its_name_rebuilds_in_a_functional_model(rng):
+    class Scale(nk.layers.Layer):
+        def __init__(self, factor=2.0):
+            super().__init__()
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    inputs = nk.Input((3,))
+    model = nk.Model(inputs, Scale(3.0)(inputs))
+    clone = nk.Model.from_config(model.get_config(), custom_objects={"Scale": Scale})
+    x = rng.standard_normal((2, 3))
+    np.testing.assert_allclose(clone.predict(x, verbose=0), 3 * x, rtol=1e-6)
+
+
+def test_one_hot_takes_whole_number_floats_and_refuses_fractions():
+    np.testing.assert_array_equal(ops.one_hot(np.array([2.0, 0.0]), 3).numpy(),
+                                  [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(TypeError, match="whole numbers"):
+        ops.one_hot(np.array([0.5]), 3)
+
+
+def test_variables_assign_add_and_assign_sub():
+    layer = nk.layers.Layer()
+    total = layer.add_weight(shape=(2,), initializer="zeros", trainable=False)
+    total.assign_add(np.array([1.0, 2.0]))
+    total.assign_add(ops.sum(ops.ones((3, 2)), axis=0))
+    total.assign_sub(np.array([0.5, 0.5]))
+    np.testing.assert_array_equal(total.numpy(), [3.5, 4.5])
+    with pytest.raises(ValueError, match="shape"):
+        total.assign_add(np.ones(3))
+
+
+def test_keras_random_seeds_streams_and_dropout(rng):
+    a = nk.random.normal((3, 4), seed=7).numpy()
+    np.testing.assert_array_equal(a, nk.random.normal((3, 4), seed=7).numpy())  # int seed
+    gen = nk.random.SeedGenerator(7)
+    assert not np.array_equal(nk.random.normal((3,), seed=gen).numpy(),
+                              nk.random.normal((3,), seed=gen).numpy())
+    big = nk.random.uniform((20000,), minval=2.0, maxval=4.0, seed=1).numpy()
+    assert big.min() >= 2.0 and big.max() < 4.0 and big.mean() == pytest.approx(3.0, abs=0.02)
+    assert np.abs(nk.random.truncated_normal((5000,), seed=2).numpy()).max() <= 2.0
+    x = Tensor(np.ones((200, 50)), requires_grad=True)
+    y = nk.random.dropout(x, rate=0.25, seed=3)
+    kept = y.numpy() != 0
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.75)
+    assert kept.mean() == pytest.approx(0.75, abs=0.01)
+    ops.sum(y).backward()
+    np.testing.assert_allclose(x.grad, kept / 0.75)
+
+
+def test_layer_losses_include_weight_penalties_without_training_twice_on_them(rng):
+    class Outer(nk.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = nk.layers.Dense(4, kernel_regularizer=nk.regularizers.l2(1e-3))
+
+        def call(self, x):
+            return self.dense(x)
+
+    layer = Outer()
+    layer(np.zeros((1, 3)))
+    (penalty,) = layer.losses
+    kernel = layer.dense.kernel.data
+    assert float(penalty.data) == pytest.approx(1e-3 * np.sum(kernel ** 2), rel=1e-6)
+    model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(2, kernel_regularizer="l2")])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    mse = np.mean((model.predict(x, verbose=0) - y) ** 2)
+    l2 = 0.01 * np.sum(model.layers[0].kernel.data ** 2)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(mse + l2, rel=1e-5)
+
+
+def test_function_activation_gradients_and_saving(float64, rng, tmp_path):
+    @nk.saving.register_keras_serializable(package="guide_tests", name="square")
+    def square(x):
+        return x ** 2
+
+    layer = Dense(3, activation=square, bias_initializer="random_normal")
+    errors = gc.check_layer(layer, rng.standard_normal((4, 2)), seed=3)
+    assert max(errors.values()) < 1e-7, errors
+    inputs = nk.Input((2,))
+    model = nk.Model(inputs, Dense(1, activation=square)(inputs))
+    x = rng.standard_normal((5, 2))
+    z = x @ model.layers[0].kernel.data + model.layers[0].bias.data
+    np.testing.assert_allclose(model.predict(x, verbose=0), z ** 2, rtol=1e-10)
+    model.save(tmp_path / "square.keras")
+    np.testing.assert_allclose(nk.models.load_model(tmp_path / "square.keras").predict(
+        x, verbose=0), z ** 2, rtol=1e-10)
+
+
+def test_clone_model_copies_the_architecture_with_fresh_weights(rng):
+    model = nk.Sequential([nk.Input((4,)), nk.layers.Dense(3, activation="relu"),
+                           nk.layers.Dense(1)])
+    clone = nk.models.clone_model(model)
+    assert clone is not model and clone.count_params() == model.count_params() == 19
+    assert [type(a) for a in clone.layers] == [type(b) for b in model.layers]
+    assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(ValueError, match="clone_function"):
+        nk.models.clone_model(model, clone_function=lambda layer: layer)
+
+
+@pytest.mark.parametrize("make", [lambda k: k.regularizers.L1(0.005),
+                                  lambda k: k.regularizers.L1L2(l1=1e-5, l2=1e-4),
+                                  lambda k: k.initializers.Ones()],
+                         ids=["L1", "L1L2", "Ones"])
+def test_serialize_keras_object_gives_keras_dicts(keras, make):
+    ours = nk.saving.serialize_keras_object(make(nk))
+    theirs = keras.saving.serialize_keras_object(make(keras))
+    assert {k: v for k, v in ours.items() if k != "config"} == \
+        {k: v for k, v in theirs.items() if k != "config"}
+    # Keras keeps the factors in float32 (0.005 -> 0.004999999888241291)
+    assert ours["config"] == pytest.approx(theirs["config"], rel=1e-7)
+    rebuilt = nk.saving.deserialize_keras_object(ours)
+    assert type(rebuilt) is type(make(nk)) and rebuilt.get_config() == make(nk).get_config()
+
+
+def test_layers_serialize_nested_objects_into_plain_data():
+    inner = nk.layers.Dense(2, kernel_regularizer=nk.regularizers.L1(0.01))
+
+    class Holder(nk.layers.Layer):
+        def __init__(self, sublayer=None, regularizer=None, **kwargs):
+            super().__init__(**kwargs)
+            self.sublayer, self.regularizer = sublayer, regularizer
+
+        def get_config(self):
+            return {**super().get_config(), "sublayer": self.sublayer,
+                    "regularizer": self.regularizer}
+
+    config = nk.layers.serialize(Holder(inner, nk.regularizers.L2(0.5)))
+    assert config["config"]["sublayer"]["class_name"] == "Dense"
+    assert config["config"]["regularizer"] == {"class_name": "L2", "config": {"l2": 0.5}}
+    json.dumps(config)  # plain data all the way down
+
+
+def test_sequential_of_layers_from_a_functional_model_is_built():
+    inputs = nk.Input((784,))
+    x = nk.layers.Dense(64, name="dense_1")(inputs)
+    functional = nk.Model(inputs, nk.layers.Dense(10, name="out")(x))
+    model = nk.Sequential(functional.layers[:-1] + [nk.layers.Dense(5, name="dense_3")])
+    assert model.built and model.count_params() == 784 * 64 + 64 + 64 * 5 + 5
+
+
+# -- batch sources and checkpoints ---------------------------------------------------------
+class Batches(nk.utils.PyDataset):
+    def __init__(self, x, y, batch_size, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.epochs_ended = 0
+
+    def __len__(self):
+        return int(np.ceil(len(self.x) / self.batch_size))
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.x[s], self.y[s]
+
+    def on_epoch_end(self):
+        self.epochs_ended += 1
+
+
+def test_py_dataset_feeds_fit_and_evaluate_like_the_arrays_it_holds(rng):
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 1))
+    data = Batches(x, y, batch_size=8, workers=4)
+    assert data.workers == 4 and data.num_batches == 5
+    model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(data, epochs=2, verbose=0)
+    assert data.epochs_ended == 2
+    assert model.evaluate(data, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0),
+                                                            rel=1e-5)
+    with pytest.raises(ValueError, match="workers"):
+        Batches(x, y, 8, workers=0)
+
+
+def test_pytorch_dataloader_is_a_batch_source(rng):
+    torch = pytest.importorskip("torch", reason="the DataLoader path needs PyTorch")
+    x = rng.standard_normal((30, 3)).astype("float32")
+    y = rng.integers(0, 2, 30).astype("float32")
+    loader = torch.utils.data.DataLoader(list(zip(x, y)), batch_size=8, shuffle=True)
+    model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    history = model.fit(loader, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert model.evaluate(loader, verbose=0) == pytest.approx(
+        model.evaluate(x, y, verbose=0), rel=1e-5)
+
+
+def test_model_checkpoint_saves_every_n_batches(rng, tmp_path):
+    model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    path = str(tmp_path / "m-{epoch}-{batch}.keras")
+    checkpoint = nk.callbacks.ModelCheckpoint(path, save_freq=2)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[checkpoint])
+    # 5 batches an epoch; the count runs on across epochs, as in Keras
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["m-1-2.keras", "m-1-4.keras", "m-2-1.keras", "m-2-3.keras", "m-2-5.keras"]
+    with pytest.raises(ValueError, match="positive integer"):
+        nk.callbacks.ModelCheckpoint(path, save_freq=0)
