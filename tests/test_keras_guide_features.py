@@ -396,3 +396,67 @@ def test_model_checkpoint_saves_every_n_batches(rng, tmp_path):
         ["m-1-2.keras", "m-1-4.keras", "m-2-1.keras", "m-2-3.keras", "m-2-5.keras"]
     with pytest.raises(ValueError, match="positive integer"):
         nk.callbacks.ModelCheckpoint(path, save_freq=0)
+
+
+# -- Normalization ---------------------------------------------------------------------------
+@pytest.mark.parametrize("axis", [-1, None, (1, 2), 1], ids=["last", "none", "both", "first"])
+def test_normalization_adapt_matches_keras(keras, rng, axis):
+    x = rng.normal(3.0, 2.0, size=(50, 4, 3)).astype("float32")
+    theirs = keras.layers.Normalization(axis=axis)
+    theirs.adapt(x)
+    ours = nk.layers.Normalization(axis=axis)
+    ours.adapt(x)
+    assert [w.shape for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+    for mine, keras_weight in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(mine, np.asarray(keras_weight), rtol=1e-5)
+    np.testing.assert_allclose(ours(x), np.asarray(theirs(x)), atol=2e-6)
+
+
+def test_normalization_adapt_on_batches_equals_one_pass(float64, rng):
+    x = rng.normal(-1.0, 5.0, size=(37, 6))
+    whole = nk.layers.Normalization()
+    whole.adapt(x)
+    np.testing.assert_allclose(whole.adapt_mean.data, x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(whole.adapt_variance.data, x.var(axis=0), rtol=1e-12)
+    batched = nk.layers.Normalization()
+    batched.adapt(iter([(x[:5], None), (x[5:20], None), (x[20:], None)]))  # (x, y) batches
+    np.testing.assert_allclose(batched.get_weights()[:2], whole.get_weights()[:2], rtol=1e-12)
+
+
+def test_normalization_with_given_statistics_and_invert_match_keras(keras, rng):
+    x = rng.standard_normal((5, 3)).astype("float32")
+    for kwargs in ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 1.0, 9.0]},
+                   {"mean": 2.0, "variance": 4.0, "invert": True}):
+        theirs = keras.layers.Normalization(**kwargs)
+        ours = nk.layers.Normalization(**kwargs)
+        np.testing.assert_allclose(ours(x), np.asarray(theirs(x)), atol=1e-6)
+        assert ours.weights == []
+        clone = nk.layers.Normalization.from_config(ours.get_config())
+        np.testing.assert_allclose(clone(x), ours(x))
+
+
+def test_normalization_gradient_and_frozen_statistics_in_fit(float64, rng):
+    layer = nk.layers.Normalization()
+    layer.adapt(rng.normal(2.0, 3.0, size=(20, 4)))
+    errors = gc.check_layer(layer, rng.standard_normal((3, 4)))
+    assert errors["x"] < 1e-8, errors
+    model = nk.Sequential([nk.Input((4,)), layer, nk.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.copy() for w in layer.get_weights()]
+    model.fit(rng.standard_normal((16, 4)), rng.standard_normal((16, 1)), epochs=2, verbose=0)
+    for a, b in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(a, b)  # adapt() sets them; training never does
+
+
+def test_normalization_refuses_bad_arguments(rng):
+    with pytest.raises(ValueError, match="both mean and variance"):
+        nk.layers.Normalization(mean=1.0)
+    layer = nk.layers.Normalization(mean=0.0, variance=1.0)
+    with pytest.raises(ValueError, match="overwrite"):
+        layer.adapt(rng.standard_normal((4, 2)))
+    adapted = nk.layers.Normalization()
+    adapted.adapt(rng.standard_normal((4, 2)))
+    with pytest.raises(ValueError, match="adapt"):
+        adapted.adapt(rng.standard_normal((4, 3)))
+    with pytest.raises(ValueError, match="no data"):
+        nk.layers.Normalization().adapt([])

@@ -215,7 +215,7 @@ def test_mnist_convnet_example_learns_and_has_keras_parameter_count(tmp_path):
     ours = run_guide("mnist_convnet", tmp_path, samples=2000, epochs=2)
     assert printed(ours, "x_train shape:") == ["(2000, 28, 28, 1)"]
     assert total_params(ours) == [34826]
-    # 2 x 15 Adam steps from chance (0.1, loss 2.30): measured 0.78 / 0.83 on two runs
+    # 2 x 15 Adam steps from chance (0.1, loss 2.30): measured 0.75 and 0.76 on two runs
     assert printed_number(ours, "Test accuracy:") > 0.6
     assert printed_number(ours, "Test loss:") < 1.5
     theirs = keras_run("mnist_convnet", tmp_path, samples=300)

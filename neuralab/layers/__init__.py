@@ -49,6 +49,7 @@ from .pooling1d import (
     MaxPool1D,
     MaxPooling1D,
 )
+from .preprocessing import Normalization
 from .recurrent import GRU, LSTM, SimpleRNN
 from .resampling import UpSampling2D, ZeroPadding2D
 from .reshape import Flatten, Reshape
@@ -65,4 +66,4 @@ __all__ = ["Layer", "register", "get_layer_class", "serialize", "deserialize", "
            "Conv1D", "Conv2DTranspose", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
            "ZeroPadding2D", "UpSampling2D", "Rescaling", "Lambda", "LayerNormalization",
-           "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
+           "Normalization", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
