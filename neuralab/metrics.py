@@ -114,6 +114,9 @@ class Metric:
     #: set by the trainer once it has prefixed the name with a model output's (declared
     #: only: an unprefixed metric has no such attribute)
     _output_prefixed: bool
+    #: set by the trainer: whether compile listed it in ``weighted_metrics`` (it then gets
+    #: the sample weights)
+    _weighted: bool = False
 
     def __init__(self, name: str | None = None, dtype=None):
         if name is not None:
