@@ -460,3 +460,48 @@ def test_normalization_refuses_bad_arguments(rng):
         adapted.adapt(rng.standard_normal((4, 3)))
     with pytest.raises(ValueError, match="no data"):
         nk.layers.Normalization().adapt([])
+
+
+class RecordingBatches(Batches):
+    def __getitem__(self, i):
+        self.requested.append(i)
+        return super().__getitem__(i)
+
+
+def test_fit_shuffles_a_py_datasets_batches_unless_told_not_to(rng):
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 1))
+    model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    for shuffle in (True, False):
+        data = RecordingBatches(x, y, batch_size=4)
+        data.requested = []
+        model.fit(data, epochs=3, shuffle=shuffle, verbose=0)
+        epochs = [data.requested[i:i + 10] for i in range(0, 30, 10)]
+        assert all(sorted(e) == list(range(10)) for e in epochs)  # each batch once an epoch
+        assert (epochs[0] != list(range(10)) or epochs[1] != list(range(10))) == shuffle
+    data = RecordingBatches(x, y, batch_size=4)
+    data.requested = []
+    model.evaluate(data, verbose=0)  # evaluation keeps the order
+    assert data.requested == list(range(10))
+
+
+def test_class_weight_applies_to_batches_from_a_generator(rng):
+    x, y = rng.standard_normal((24, 3)), rng.integers(0, 2, 24).astype("float32")
+    table = {0: 0.5, 1: 2.0}
+
+    def trained(source_of_batches: bool):
+        nk.utils.set_random_seed(3)
+        model = nk.Sequential([nk.Input((3,)), nk.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=nk.optimizers.SGD(0.5), loss="binary_crossentropy")
+        if source_of_batches:
+            history = model.fit(Batches(x, y, 6), epochs=3, shuffle=False, verbose=0,
+                                class_weight=table)
+        else:
+            history = model.fit(x, y, batch_size=6, epochs=3, shuffle=False, verbose=0,
+                                class_weight=table)
+        return history.history["loss"], model.get_weights()
+
+    (losses_a, weights_a), (losses_b, weights_b) = trained(True), trained(False)
+    np.testing.assert_allclose(losses_a, losses_b, rtol=1e-6)
+    for a, b in zip(weights_a, weights_b):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -65,9 +65,14 @@ def _is_reiterable(x) -> bool:
 class IterableBatches:
     """Batches from a generator/iterator or an indexable PyDataset."""
 
-    def __init__(self, model, source, steps: int | None, what: str = "x"):
+    def __init__(self, model, source, steps: int | None, what: str = "x",
+                 shuffle: bool = False, class_weight: dict | None = None):
         self.model = model
         self.source = source
+        #: an indexable source's batches are taken in a new random order each epoch (Keras'
+        #: PyDataset with fit(shuffle=True)); generators and DataLoaders keep their own order
+        self.shuffle = shuffle
+        self.class_weight = class_weight
         self.indexable = not hasattr(source, "__next__")
         if self.indexable:
             n = len(source)
@@ -85,8 +90,10 @@ class IterableBatches:
                 yield self._prepare(item)
             return
         if self.indexable:
-            for i in range(cast(int, self.steps)):  # a number for an indexable source
-                yield self._prepare(self.source[i])
+            steps = cast(int, self.steps)  # a number for an indexable source
+            order = rng.permutation(len(self.source))[:steps] if self.shuffle else range(steps)
+            for i in order:
+                yield self._prepare(self.source[int(i)])
             if hasattr(self.source, "on_epoch_end"):
                 self.source.on_epoch_end()
             return
@@ -115,21 +122,21 @@ class IterableBatches:
             return xs, None, None
         n = len(xs[0])
         ys = prepare_targets(self.model, item[1], n)
-        sws = prepare_sample_weights(self.model, item[2], None, ys, n) if len(item) == 3 \
-            else None
+        sws = prepare_sample_weights(self.model, item[2] if len(item) == 3 else None,
+                                     self.class_weight, ys, n)
         return xs, ys, sws
 
 
 def batch_source(model, x, y, sample_weight, batch_size: int, shuffle: bool, steps,
-                 what: str = "x"):
+                 what: str = "x", class_weight: dict | None = None):
     """An :class:`ArrayBatches` or :class:`IterableBatches` for ``x`` (``y`` must be None
     for a generator: the generator yields the targets)."""
     if is_batch_source(x):
         if y is not None:
             raise ValueError(f"y must not be given when {what} is a generator or PyDataset "
                              "(it yields the targets)")
-        return IterableBatches(model, x, steps, what)
+        return IterableBatches(model, x, steps, what, shuffle, class_weight)
     xs = prepare_inputs(model, x)
     ys = prepare_targets(model, y, len(xs[0]))
-    sws = prepare_sample_weights(model, sample_weight, None, ys, len(xs[0]))
+    sws = prepare_sample_weights(model, sample_weight, class_weight, ys, len(xs[0]))
     return ArrayBatches(model, xs, ys, sws, batch_size, shuffle, steps)

@@ -108,7 +108,8 @@ def _fit_sources(model, x, y, sample_weight, class_weight, batch_size: int, shuf
         if validation_split:
             raise ValueError("validation_split is not supported when x is a generator or "
                              "PyDataset: pass validation_data instead")
-        train = batch_source(model, x, y, None, batch_size, shuffle, steps_per_epoch)
+        train = batch_source(model, x, y, None, batch_size, shuffle, steps_per_epoch,
+                             class_weight=class_weight)
     else:
         xs = prepare_inputs(model, x)
         ys = prepare_targets(model, y, len(xs[0]))
