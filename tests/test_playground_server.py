@@ -382,3 +382,54 @@ def test_unknown_get_addresses_are_404_json(server):
 def test_the_command_refuses_a_bad_port():
     from neuralab.cli import main
     assert main(["playground", "--port", "70000"]) == 2
+
+
+def test_a_play_that_comes_in_while_pause_waits_keeps_its_training_thread():
+    from neuralab.playground import Session
+    session = Session()
+    session.play()
+    first = session._thread
+    started = []
+    join = first.join
+
+    def join_then_play(*args):  # the interleaving of a play request during a pause request
+        join(*args)
+        session.play()
+        started.append(session._thread)
+
+    first.join = join_then_play
+    session.pause()
+    second = started[0]
+    assert second is not first and session._thread is second and session.running
+    session.pause()  # must reach the thread that play started: none is left training
+    assert not first.is_alive() and not second.is_alive() and not session.running
+
+
+def test_a_published_frame_is_a_snapshot_that_later_epochs_leave_alone():
+    from neuralab.playground import Session
+    session = Session()
+    session.step(2)
+    frame = session.frame()
+    before = json.dumps(frame["history"])
+    session.step(3)
+    assert json.dumps(frame["history"]) == before and frame["history"]["epoch"] == [0, 1, 2]
+    assert session.frame()["history"]["epoch"] == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_command_warns_when_other_machines_can_reach_it_and_stops_on_ctrl_c(monkeypatch,
+                                                                                capsys):
+    from neuralab.cli import main
+    from neuralab.playground import PlaygroundServer
+
+    def interrupted(self, *args):
+        assert self.url.startswith("http://127.0.0.1:")  # an address a browser here can open
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PlaygroundServer, "serve_forever", interrupted)
+    assert main(["playground", "--host", "0.0.0.0", "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: listening on 0.0.0.0" in err and "--host 127.0.0.1" in err
+    assert "Traceback" not in out + err and out.strip().endswith("stopped")
+    assert main(["playground", "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "open http://127.0.0.1:" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from .errors import UsageError
 
 
@@ -14,6 +16,10 @@ def _playground(args) -> int:
     except OSError as error:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
                          "pick another --port (0: any free one)") from None
+    if not server.local_only:
+        print(f"neuralab playground: warning: listening on {server.server_address[0]}: anyone who "
+              "can reach this machine can use the page (it has no password); --host 127.0.0.1 "
+              "keeps it to this machine", file=sys.stderr, flush=True)
     print(f"neuralab playground: open {server.url} (Ctrl+C stops it)", flush=True)
     if args.open:
         import webbrowser

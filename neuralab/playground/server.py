@@ -247,8 +247,15 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
+        """The page's address on this machine (127.0.0.1 when listening on every interface)."""
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/"
+
+    @property
+    def local_only(self) -> bool:
+        """Whether only this machine can reach the server (a loopback address)."""
+        import ipaddress
+        return ipaddress.ip_address(self.server_address[0]).is_loopback
 
     def shutdown(self) -> None:
         self.stopping.set()

@@ -174,7 +174,8 @@ class Session:
         if thread is not threading.current_thread():
             thread.join()
         with self._lock:
-            self._thread = None
+            if self._thread is thread:  # a play() that came in meanwhile keeps its thread
+                self._thread = None
             self._publish()
 
     def _run(self) -> None:
@@ -248,7 +249,9 @@ class Session:
         frame: dict = {"version": self.version, "data_version": self.data_version,
                        "epoch": self.epoch, "running": self.running, "error": self.error,
                        "task": self.task, "bounds": self._bounds,
-                       "history": self.history, "settings": self.settings}
+                       # a copy: the frame is sent outside the lock while training appends
+                       "history": {key: list(values) for key, values in self.history.items()},
+                       "settings": self.settings}
         if len(shape) == 1:
             frame["output"] = {"curve": np.round(output[:, 0], 5).tolist()}
         elif self.task == "binary":
