@@ -433,3 +433,22 @@ def test_the_command_warns_when_other_machines_can_reach_it_and_stops_on_ctrl_c(
     assert main(["playground", "--port", "0"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and "open http://127.0.0.1:" in out
+
+
+def test_a_pause_that_comes_in_while_play_starts_its_thread_does_not_fail(monkeypatch):
+    from neuralab.playground import Session
+    session = Session()
+    start = threading.Thread.start
+    seen = []
+
+    def pause_then_start(thread):  # a pause request arriving between creating and starting
+        if thread.name == "playground-training":
+            session.pause()
+            seen.append(session._thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", pause_then_start)
+    session.play()
+    assert seen == [None] and session.running
+    session.pause()
+    assert not session.running

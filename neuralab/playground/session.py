@@ -160,9 +160,9 @@ class Session:
             if self.running or self.error:
                 return
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="playground-training",
-                                            daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="playground-training", daemon=True)
+            thread.start()  # before it is shared: pause() reads _thread unlocked and joins it
+            self._thread = thread
             self._publish()
 
     def pause(self) -> None:
