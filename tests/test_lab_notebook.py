@@ -45,6 +45,25 @@ def test_cli_writes_the_notebook_and_rejects_bad_names_without_a_traceback(tmp_p
     assert "a notebook file name ends in .ipynb" in capsys.readouterr().err
     assert main(["lab", "run", "nope"]) == 2
     assert "Unknown lab 'nope'" in capsys.readouterr().err
+    (tmp_path / "folder.ipynb").mkdir()
+    assert main(["lab", "notebook", "descent", "-o", str(tmp_path / "folder.ipynb")]) == 2
+    assert "folder.ipynb: is a folder; expected a notebook file name" in capsys.readouterr().err
+
+
+def test_a_failed_write_leaves_the_previous_notebook_whole(tmp_path, capsys, monkeypatch):
+    import os
+    path = tmp_path / "handout.ipynb"
+    path.write_text("previous", encoding="utf-8")
+
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    assert main(["lab", "notebook", "descent", "-o", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "handout.ipynb: permission denied" in err and "Traceback" not in err
+    assert path.read_text(encoding="utf-8") == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["handout.ipynb"]  # no temporary left
 
 
 @pytest.mark.parametrize("name", ["descent", "backprop"])

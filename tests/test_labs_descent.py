@@ -117,6 +117,12 @@ def test_a_study_takes_no_training_tables_and_names_unknown_studies():
         parse_experiment('[study]\ntype = "descent"\n[model]\nlayers = [{type = "Dense", units = 1}]\n')
     with pytest.raises(ExperimentError, match="unknown study 'decent'; did you mean 'descent'"):
         parse_experiment('[study]\ntype = "decent"\n')
+    with pytest.raises(ExperimentError, match="study.type: missing: name the study, one of "
+                                              "backprop, descent"):
+        parse_experiment("[study]\nsteps = 10\n")
+    with pytest.raises(ExperimentError, match=r"study.type: expected the study's name \(a string\), "
+                                              "one of backprop, descent; got 3"):
+        parse_experiment("[study]\ntype = 3\n")
 
 
 def test_a_sweep_over_a_study_option_gives_one_point_per_value():

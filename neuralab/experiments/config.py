@@ -151,8 +151,12 @@ def _check_study_config(source: str, config: dict) -> dict:
                                "[analysis] tables beside it")
     study = table(source, "study", config["study"])
     kind = study.get("type")
+    names = ", ".join(sorted(STUDIES))
+    if kind is None:
+        fail(source, "study.type", f"missing: name the study, one of {names}")
     if not isinstance(kind, str):
-        fail(source, "study.type", f"missing: name the study, one of {', '.join(sorted(STUDIES))}")
+        fail(source, "study.type", f"expected the study's name (a string), one of {names}; "
+                                   f"got {kind!r}")
     if kind not in STUDIES:
         fail(source, "study.type", f"unknown study {kind!r}" + suggest(kind, sorted(STUDIES)))
     try:

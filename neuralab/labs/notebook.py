@@ -129,6 +129,8 @@ def write_lab_notebook(name: str, path, quick: bool = False) -> Path:
     path = Path(path)
     if path.suffix != ".ipynb":
         raise ValueError(f"{path}: a notebook file name ends in .ipynb")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; expected a notebook file name (NAME.ipynb)")
     notebook = lab_notebook(name, quick=quick)
     atomic_write_text(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     return path
