@@ -267,6 +267,12 @@ class EventFileWriter:
 
 
 # -- the callback ------------------------------------------------------------------------------
+def _scalars(logs) -> list[tuple[str, float]]:
+    """The scalar entries of ``logs``; a vector metric (``F1Score(average=None)``: one value
+    per class) is left out, as a scalar summary cannot hold it."""
+    return [(name, value) for name, value in (logs or {}).items() if np.ndim(value) == 0]
+
+
 class TensorBoard(callbacks.Callback):
     """Keras 3's TensorBoard callback: logs for ``tensorboard --logdir <log_dir>``.
 
@@ -366,8 +372,7 @@ class TensorBoard(callbacks.Callback):
             elapsed = time.perf_counter() - self._batch_start
             values.append(scalar_value("batch_steps_per_second", 1.0 / max(elapsed, 1e-12)))
         if self.update_freq != "epoch" and step % self.update_freq == 0:
-            values += [scalar_value(f"batch_{name}", value) for name, value in (logs or {}).items()
-                       if np.isscalar(value)]
+            values += [scalar_value(f"batch_{name}", value) for name, value in _scalars(logs)]
         if values:
             self._writer("train").write(step, values)
 
@@ -376,11 +381,11 @@ class TensorBoard(callbacks.Callback):
         if optimizer is not None and logs:
             self._writer("validation").write(self._iterations(), [
                 scalar_value(f"evaluation_{name}_vs_iterations", value)
-                for name, value in logs.items()])
+                for name, value in _scalars(logs)])
             self._writer("validation").flush()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
+        logs = dict(_scalars(logs))
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None:  # one curve for the rate: neuralab also logs it as "lr"

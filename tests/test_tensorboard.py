@@ -114,6 +114,28 @@ def test_epoch_scalars_equal_the_history(tmp_path, rng):
     assert [e.value for e in train.Scalars("epoch_learning_rate")] == [np.float32(0.1)] * 4
 
 
+def test_a_vector_metric_is_left_out_and_the_scalars_are_still_written(tmp_path, rng):
+    x, y = _data(rng)
+    model = nl.Sequential([nl.layers.Dense(5, activation="relu"),
+                           nl.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=nl.optimizers.SGD(0.1), loss="categorical_crossentropy",
+                  metrics=["accuracy", nl.metrics.F1Score(average=None)])
+    onehot = np.eye(3, dtype="float32")[y]
+    board = tb.TensorBoard(tmp_path, update_freq="batch")
+    history = model.fit(x, onehot, epochs=2, batch_size=8, validation_split=0.25, verbose=0,
+                        callbacks=[board])  # it raised TypeError on the per-class F1 vector
+    assert np.shape(history.history["f1_score"][-1]) == (3,)
+    model.evaluate(x, onehot, verbose=0, callbacks=[board])
+    train, validation = _accumulator(tmp_path / "train"), _accumulator(tmp_path / "validation")
+    assert set(train.Tags()["scalars"]) == {"epoch_loss", "epoch_accuracy", "epoch_learning_rate",
+                                            "batch_loss", "batch_accuracy"}
+    assert set(validation.Tags()["scalars"]) == {
+        "epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations",
+        "evaluation_accuracy_vs_iterations"}
+    np.testing.assert_array_equal([e.value for e in train.Scalars("epoch_accuracy")],
+                                  np.float32(history.history["accuracy"]))
+
+
 def test_evaluation_scalars_are_written_at_the_optimizer_step(tmp_path, rng):
     x, y = _data(rng)
     model = _classifier()
