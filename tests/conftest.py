@@ -53,6 +53,17 @@ def rng():
     return np.random.default_rng(2024)
 
 
+@pytest.fixture(scope="module")
+def keras():
+    """Keras 3 itself on its JAX backend, or a skip where it is not installed or broken."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras
+    except Exception as error:  # noqa: BLE001 - keras or its backend missing or broken
+        pytest.skip(f"Keras 3 is not importable ({error})")
+    return keras
+
+
 def shared_data(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test with a reason when it is missing."""
     path = SHARED_DATA.joinpath(*parts)

@@ -10,7 +10,6 @@ hand-worked values.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -21,16 +20,7 @@ from neuralab import ops
 from neuralab.layers import Conv2DTranspose, Dense
 from neuralab.tensor import Tensor
 
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras
-    except Exception as error:  # noqa: BLE001 - keras or its backend missing or broken
-        pytest.skip(f"Keras 3 is not importable ({error})")
-    return keras
-
+from .test_batch_sources import Batches as PlainBatches
 
 # -- Conv2DTranspose ----------------------------------------------------------------------
 CONV_T = [(3, 1, "valid"), (3, 2, "same"), (4, 2, "same"), (3, 2, "valid"), (2, 3, "same"),
@@ -340,21 +330,12 @@ def test_sequential_of_layers_from_a_functional_model_is_built():
 
 
 # -- batch sources and checkpoints ---------------------------------------------------------
-class Batches(nk.utils.PyDataset):
+class Batches(PlainBatches, nk.utils.PyDataset):
+    """test_batch_sources' sequence of batches, as a keras.utils.PyDataset subclass."""
+
     def __init__(self, x, y, batch_size, **kwargs):
-        super().__init__(**kwargs)
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.epochs_ended = 0
-
-    def __len__(self):
-        return int(np.ceil(len(self.x) / self.batch_size))
-
-    def __getitem__(self, i):
-        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        return self.x[s], self.y[s]
-
-    def on_epoch_end(self):
-        self.epochs_ended += 1
+        nk.utils.PyDataset.__init__(self, **kwargs)
+        PlainBatches.__init__(self, x, y, batch_size)
 
 
 def test_py_dataset_feeds_fit_and_evaluate_like_the_arrays_it_holds(rng):

@@ -2,7 +2,6 @@
 values and tolerances (keras/src/optimizers/{sgd,adam,adamw,rmsprop,adagrad,optimizer}_test.py),
 then what neuralab adds: flat model buffers, compile/fit, save/load, Keras 2's ``decay``."""
 
-import os
 import pickle
 import warnings
 
@@ -393,17 +392,7 @@ def test_refused_arguments_say_why():
         Adam(lr=0.01)  # Keras 2's spelling stays accepted
 
 
-# -- against Keras 3 itself (JAX backend), where it is installed --------------------------
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras
-    except Exception as error:  # noqa: BLE001 - keras or its backend missing or broken
-        pytest.skip(f"Keras 3 is not importable ({error})")
-    return keras
-
-
+# -- against Keras 3 itself (JAX backend, the conftest fixture), where it is installed ------
 PARITY = {  # name: (neuralab.keras.optimizers class, keyword arguments), the same for Keras
     "sgd": ("SGD", {"learning_rate": 0.1}),
     "sgd_momentum": ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
