@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .studies import Check, StudyKind, StudyOutcome
+from .studies import Check, StudyKind, StudyOutcome, with_defaults
 
 DEFAULTS = {"x": [1.0, -2.0, 0.5], "y": [0.5, -1.0],
             "W1": [[0.2, -0.4, 0.1], [0.5, 0.3, -0.2], [-0.3, 0.8, 0.6], [0.1, -0.1, 0.9]],
@@ -64,11 +64,7 @@ STEPS = [
 def check_options(options: dict) -> dict:
     """``x``, ``y``, ``W1``, ``W2`` as float lists with matching shapes (ValueError names
     the option and the shapes)."""
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} of the backprop study; accepted: "
-                         f"{', '.join(DEFAULTS)}")
-    out = {**DEFAULTS, **options}
+    out = with_defaults("backprop", options, DEFAULTS)
     arrays = {}
     for key, ndim in (("x", 1), ("y", 1), ("W1", 2), ("W2", 2)):
         try:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .studies import Check, StudyKind, StudyOutcome
+from .studies import Check, StudyKind, StudyOutcome, with_defaults
 
 DEFAULTS = {"b": 1.0, "condition_numbers": [1, 10, 100, 1000],
             "learning_rates": [0.25, 0.5, 0.95, 1.05], "steps": 100, "tolerance": 1e-6,
@@ -69,11 +69,7 @@ def _numbers(name: str, value, low: float = 0.0) -> list[float]:
 
 def check_options(options: dict) -> dict:
     """``[study]`` options of ``descent`` with defaults filled in; ValueError names the key."""
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} of the descent study; accepted: "
-                         f"{', '.join(DEFAULTS)}")
-    out = {**DEFAULTS, **options}
+    out = with_defaults("descent", options, DEFAULTS)
     out["b"] = _number("study.b", out["b"])
     for key in ("condition_numbers", "contour_condition_numbers"):
         out[key] = _numbers(f"study.{key}", out[key])

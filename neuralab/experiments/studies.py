@@ -86,6 +86,16 @@ class StudyKind:
     summary: str = ""
 
 
+def with_defaults(study: str, options: dict, defaults: dict) -> dict:
+    """``options`` of the ``study`` table over its ``defaults``; an option the study does
+    not have raises a ValueError listing the accepted ones."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} of the {study} study; accepted: "
+                         f"{', '.join(defaults)}")
+    return {**defaults, **options}
+
+
 # -- reading the checks back -------------------------------------------------------------
 def format_check(row: dict) -> str:
     """``ok      GD κ=10, η=0.1: measured ρ1 = 0.9, closed form 1 − aη = 0.9 (error 0.0e+00, ...)``"""
@@ -94,18 +104,20 @@ def format_check(row: dict) -> str:
             f"(error {row['error']:.1e}, tolerance {row['tolerance']:.0e})")
 
 
+def _read_rows(folder, artifact: str) -> list[tuple[str, list[dict]]]:
+    """(trial id, rows) of every finished trial of the results ``folder`` whose
+    ``artifacts/<artifact>`` holds rows."""
+    from .store import FINISHED, ResultsStore
+    store = ResultsStore(folder)
+    return [(record["id"], rows) for record in store.load_records()
+            if record.get("status") in FINISHED
+            and (rows := store.load_json(record["id"], f"artifacts/{artifact}"))]
+
+
 def read_checks(folder) -> list[tuple[str, list[dict]]]:
     """(trial id, check rows) of every finished trial of the results ``folder`` that has
     checks (a damaged file raises :class:`~.store.DamagedResultError` naming it)."""
-    from .store import FINISHED, ResultsStore
-    store = ResultsStore(folder)
-    out = []
-    for record in store.load_records():
-        if record.get("status") in FINISHED:
-            rows = store.load_json(record["id"], f"artifacts/{CHECKS_FILE}")
-            if rows:
-                out.append((record["id"], rows))
-    return out
+    return _read_rows(folder, CHECKS_FILE)
 
 
 def print_checks(folder, print_fn=print) -> int:
@@ -123,11 +135,7 @@ def print_checks(folder, print_fn=print) -> int:
 def read_quantities(folder) -> list[tuple[str, list[dict]]]:
     """(trial id, quantity rows) of every finished trial of the results ``folder`` that
     wrote values out (``artifacts/quantities.json``)."""
-    from .store import FINISHED, ResultsStore
-    store = ResultsStore(folder)
-    return [(record["id"], rows) for record in store.load_records()
-            if record.get("status") in FINISHED
-            and (rows := store.load_json(record["id"], f"artifacts/{QUANTITIES_FILE}"))]
+    return _read_rows(folder, QUANTITIES_FILE)
 
 
 def format_value(value, precision: int = 6) -> str:
@@ -146,5 +154,6 @@ def print_quantities(folder, print_fn=print) -> None:
             print_fn(f"  {row['formula']}\n      {row['code']}\n      = {value}")
 
 
-__all__ = ["Check", "StudyOutcome", "StudyKind", "read_checks", "format_check", "print_checks",
-           "read_quantities", "format_value", "print_quantities", "CHECKS_FILE", "QUANTITIES_FILE"]
+__all__ = ["Check", "StudyOutcome", "StudyKind", "with_defaults", "read_checks", "format_check",
+           "print_checks", "read_quantities", "format_value", "print_quantities", "CHECKS_FILE",
+           "QUANTITIES_FILE"]
