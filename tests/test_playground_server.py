@@ -452,3 +452,33 @@ def test_a_pause_that_comes_in_while_play_starts_its_thread_does_not_fail(monkey
     assert seen == [None] and session.running
     session.pause()
     assert not session.running
+
+
+@pytest.mark.parametrize("headers, fragment", [
+    ({"Origin": "http://evil.example"}, "a page of another site cannot control the playground"),
+    ({"Origin": "null"}, "a page of another site cannot control the playground"),
+    ({"Host": "evil.example:80"}, "answers only to 127.0.0.1 or localhost"),
+    ({"Host": "[::1"}, "answers only to 127.0.0.1 or localhost"),
+])
+def test_requests_another_site_could_make_through_a_browser_are_refused(server, headers,
+                                                                        fragment):
+    call(server, "/api/pause", {})
+    epoch = call(server, "/api/state")["epoch"]
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+    body = json.dumps({"epochs": 3}).encode()
+    connection.putrequest("POST", "/api/step", skip_host="Host" in headers)
+    for key, value in {"Content-Type": "text/plain", "Content-Length": str(len(body)),
+                       **headers}.items():
+        connection.putheader(key, value)
+    connection.endheaders(body)
+    response = connection.getresponse()
+    assert response.status == 403 and fragment in json.loads(response.read())["error"]
+    connection.close()
+    assert call(server, "/api/state")["epoch"] == epoch  # nothing trained
+    same_site = {"Origin": server.url.rstrip("/"), "Host": f"localhost:{port}"}
+    for key, value in same_site.items():  # the page itself (by either name) still may
+        req = urllib.request.Request(server.url + "api/step", data=body, method="POST",
+                                     headers={key: value})
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as response:
+            assert json.loads(response.read())["epoch"] > epoch

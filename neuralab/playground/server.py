@@ -15,7 +15,9 @@ Standard library only (``http.server.ThreadingHTTPServer``)::
     POST /api/import          an experiment TOML as the body
 
 Every error is answered as ``{"error": message}`` with a 4xx status (5xx for a bug); the
-server itself never stops on a request.
+server itself never stops on a request. A POST from another site's page and, on a loopback
+server, a Host other than 127.0.0.1 or localhost are refused (403): no other web page open in
+the browser can drive the session or read it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from urllib.parse import urlsplit
 
 from . import config as config_module
 from .config import SettingsError
@@ -57,6 +60,16 @@ def options() -> dict:
             "max_units": config_module.MAX_UNITS, "samples": [config_module.MIN_SAMPLES,
                                                             config_module.MAX_SAMPLES],
             "max_step_epochs": MAX_STEP_EPOCHS, "defaults": config_module.DEFAULTS}
+
+
+def _loopback_host(host: str) -> bool:
+    """Whether a Host header (``name[:port]``) names this machine's loopback interface."""
+    import ipaddress
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+        return name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:  # not a host name and port, or not an IP address
+        return False
 
 
 def _static(name: str) -> bytes:
@@ -116,9 +129,24 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(f"request body: expected a JSON object, got {type(value).__name__}")
         return value
 
+    def _check_origin(self) -> None:
+        """Refuse what a web page of another site could send through the user's browser: a
+        POST from another origin (cross-site request forgery), and, on a loopback server, a
+        Host that is not a loopback name (DNS rebinding)."""
+        host = self.headers.get("Host", "")
+        if self.server.local_only and not _loopback_host(host):
+            raise RequestError(f"Host {host!r}: this server answers only to 127.0.0.1 or "
+                               "localhost", HTTPStatus.FORBIDDEN)
+        origin = self.headers.get("Origin")
+        if self.command == "POST" and origin is not None and \
+                urlsplit(origin).netloc.lower() != host.lower():
+            raise RequestError(f"Origin {origin!r}: a page of another site cannot control the "
+                               "playground", HTTPStatus.FORBIDDEN)
+
     def _dispatch(self, routes: dict) -> None:
         path = self.path.split("?", 1)[0]
         try:
+            self._check_origin()
             route = routes.get(path)
             if route is None:
                 raise RequestError(f"no such address: {self.command} {path}", HTTPStatus.NOT_FOUND)
