@@ -89,6 +89,28 @@ def test_conv_forward_and_gradients_match_torch(float64, spec, reuse):
             assert gc.rel_error(layer.bias.grad, bias.grad.numpy()) < 1e-6
 
 
+@pytest.mark.parametrize("block", [7, 64, 10 ** 6], ids=["block7", "block64", "one-block"])
+@pytest.mark.parametrize("spec", [s for s in CONV_GRID if s[2] >= s[3] and s[5] == 1],
+                         ids=[str(s) for s in CONV_GRID if s[2] >= s[3] and s[5] == 1])
+def test_blocked_full_convolution_backward_matches_torch(float64, spec, block, monkeypatch):
+    """The C >= F backward makes its shifted dZ copies one block of columns at a time
+    (a dW partial product per block); blocks of odd size and a short last block give the
+    same gradients as PyTorch's."""
+    from neuralab.layers import conv
+    monkeypatch.setattr(conv, "CONV_BLOCK", block)
+    test_conv_forward_and_gradients_match_torch(float64, spec, reuse=True)
+    torch = require_torch()
+    layer = make_conv(spec, activation="relu")
+    x = np.random.default_rng(4).standard_normal((2,) + spec[:3])
+    dout = np.random.default_rng(5).standard_normal(layer.forward(x).shape)
+    layer.kernel.trainable = False  # dx alone: no dW products
+    dx = layer.backward(dout)
+    xt = torch.tensor(x, requires_grad=True)
+    z, _, _ = torch_conv(torch, layer, xt)
+    torch.relu(z).backward(torch.tensor(dout))
+    assert gc.rel_error(dx, xt.grad.numpy()) < 1e-6
+
+
 @pytest.mark.parametrize("layer_fn, pool", [
     (lambda: MaxPooling2D(2), "max"),
     (lambda: MaxPooling2D(3, strides=2), "max"),            # overlapping windows
