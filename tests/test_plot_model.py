@@ -207,7 +207,7 @@ def test_plot_model_writes_png_and_svg(tmp_path):
 
 def test_missing_pydot_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pydot", None)  # ``import pydot`` now raises ImportError
-    with pytest.raises(ImportError, match=r'pip install "neuralab\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install "neuralab\[plots\]"'):
         plot_model(_branching())
     with pytest.raises(ImportError, match="for `model_to_dot` to work"):
         model_to_dot(_branching())
