@@ -11,15 +11,22 @@ the full grid is ``Z[:, q] = sum_{i,j} W_ij^T X[:, q + s_ij]`` (positions whose 
 leaves the image are computed and dropped). Two ways to evaluate it, the cheaper chosen
 per layer:
 
-* C <= F: copy the nine shifted slabs into ``cols`` (kh*kw*C, P) and do one matrix
+* C < F: copy the nine shifted slabs into ``cols`` (kh*kw*C, P) and do one matrix
   product ``W^T @ cols`` (im2col without gather: each slab is a contiguous copy);
-* C > F: one product ``Y = W_cat @ X`` (kh*kw*F, M), then add the nine shifted F-row
+* C >= F: the product ``Y = W_cat @ X`` (kh*kw*F, M), then add the nine shifted F-row
   slabs of Y.
 
-Backward: ``dW`` is one product with ``cols`` (or nine with the shifted input slabs);
+Backward: ``dW`` is one product with ``cols`` (C < F), or with the shifted slabs of dZ;
 ``dx`` is either the transposed product scattered back by the same shifts, or - when
-C > F - a *full* convolution of dZ with the flipped kernel, again as one product over
+C >= F - a *full* convolution of dZ with the flipped kernel, again as one product over
 shifted slabs. No col2im scatter loops over windows.
+
+Cache blocking (C >= F). The (kh*kw*F, M) arrays of that path - ``Y`` in forward, the
+shifted dZ copies in backward - are far larger than the L2 cache at training sizes, and
+each is read again right after it is written. They are made and used one block of
+``CONV_BLOCK`` columns at a time instead (a block of Y reads ``smax`` input columns past
+its end; the dW product is summed over the blocks), which made the backward of the cnn5
+layers 1.4-1.7x faster (CPU time, float32, one BLAS thread).
 
 Strides > 1 use the general strided im2col (one strided copy per kernel offset).
 """
