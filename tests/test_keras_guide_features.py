@@ -277,6 +277,16 @@ def test_function_activation_gradients_and_saving(float64, rng, tmp_path):
         x, verbose=0), z ** 2, rtol=1e-10)
 
 
+@pytest.mark.parametrize("make, shape", [
+    (lambda f: nk.layers.Conv2D(2, 3, activation=f), (2, 5, 5, 4)),        # shift path
+    (lambda f: nk.layers.Conv2D(3, 3, strides=2, padding="same", activation=f), (2, 5, 5, 2)),
+    (lambda f: nk.layers.Activation(f), (3, 4)),
+], ids=["conv_shift", "conv_strided", "activation_layer"])
+def test_function_activation_in_other_layers(float64, rng, make, shape):
+    errors = gc.check_layer(make(lambda x: x ** 3), rng.standard_normal(shape), seed=1)
+    assert max(errors.values()) < 1e-7, errors
+
+
 def test_clone_model_copies_the_architecture_with_fresh_weights(rng):
     model = nk.Sequential([nk.Input((4,)), nk.layers.Dense(3, activation="relu"),
                            nk.layers.Dense(1)])
