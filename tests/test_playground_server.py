@@ -324,6 +324,22 @@ def test_import_reads_back_an_export_and_the_lecture_lab(server):
     assert status == 400 and "invalid TOML" in json.loads(content)["error"]
 
 
+def test_import_counts_a_sweep_before_resolving_it(server):
+    _, _, text = request(server, "/api/export/toml")
+    values = ", ".join(str(i) for i in range(1, 1001))
+    grid = text + f'\n[sweep]\n"fit.epochs" = [{values}]\n"fit.batch_size" = [{values}]\n'.encode()
+    status, _, content = request(server, "/api/import", raw=grid)  # resolving it took hours
+    assert status == 400
+    assert "this experiment has 1000000 sweep points" in json.loads(content)["error"]
+    variants = text + b'\n[[variants]]\nname = "a"\n[[variants]]\nname = "b"\n'
+    status, _, content = request(server, "/api/import", raw=variants)
+    assert status == 400 and "has 2 sweep points" in json.loads(content)["error"]
+    one = text + b'\n[sweep]\n"fit.epochs" = [7]\n'
+    assert call(server, "/api/import", raw=one)["file_epochs"] == 7
+    status, _, content = request(server, "/api/import", raw=text + b'\n[sweep]\n"fit.epochs" = 7\n')
+    assert status == 400 and "expected a non-empty list of values" in json.loads(content)["error"]
+
+
 # -- bad requests -------------------------------------------------------------------------
 BAD = [
     ("/api/reset", b"{not json", 400, "expected JSON"),

@@ -92,12 +92,29 @@ def model_bytes(model) -> bytes:
 
 def import_toml(text: str) -> tuple[dict, int]:
     """(settings, epochs) of an experiment file's text; SettingsError naming the problem."""
-    from ..experiments.spec import ExperimentError, parse_experiment
+    import tomllib
+
+    from ..experiments.spec import ExperimentError, validate
+    source = "<imported experiment>"
     try:
-        experiment = parse_experiment(text, source="<imported experiment>")
+        doc = tomllib.loads(text)
+        points = _point_count(doc)
+        if points > 1:  # counted first: resolving a large grid takes minutes
+            raise SettingsError(f"this experiment has {points} sweep points; the playground "
+                                "shows one network (remove [sweep] and [[variants]])")
+        experiment = validate(doc, source)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(str(ExperimentError(f"invalid TOML: {error}", source))) from None
     except ExperimentError as error:
         raise SettingsError(str(error)) from None
-    if len(experiment.points) != 1:
-        raise SettingsError(f"this experiment has {len(experiment.points)} sweep points; the "
-                            "playground shows one network (remove [sweep] and [[variants]])")
     return from_document(experiment.points[0].config | {"seed": experiment.seed})
+
+
+def _point_count(doc: dict) -> int:
+    """How many points the ``[sweep]`` grid and ``[[variants]]`` of ``doc`` make (a
+    malformed table counts as one: :func:`~neuralab.experiments.spec.validate` names it)."""
+    sweep, variants = doc.get("sweep", {}), doc.get("variants", [])
+    count = max(1, len(variants)) if isinstance(variants, list) else 1
+    for values in sweep.values() if isinstance(sweep, dict) else ():
+        count *= len(values) if isinstance(values, list) and values else 1
+    return count
