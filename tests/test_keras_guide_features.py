@@ -1,4 +1,4 @@
-"""What the Keras guides needed from neuralab (examples/keras_guides), one behaviour per test:
+"""What the keras.io guides needed from neuralab (issue 16), one behaviour per test:
 Conv2DTranspose, several positional tensors in a layer call, losses inside ``call``,
 compile without a loss, weighted_metrics, integer Inputs, custom layers in configs,
 ``keras.random``, ``layer.losses``, function activations, ``clone_model``,
