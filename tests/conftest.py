@@ -7,8 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import neuralab as nl
+
+# `pytest -n 2` runs two workers on two cores: one BLAS thread each (two OpenBLAS threads
+# per worker spin against each other and made single tests 10-60x slower); scripts and
+# notebook kernels started by the tests inherit the same setting.
+threadpool_limits(1)
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NEURALAB_SHARED_DATA", REPO.parent / "shared" / "data"))
