@@ -8,11 +8,15 @@ attribute of a legacy ``.h5`` file) describe a model as nested
 ``[[layer_name, node_index, tensor_index, kwargs], ...]``. Both are read; Keras 3's is
 written to ``.keras`` and tf.keras 2's to ``.h5``.
 
-Only the layers in :data:`KERAS_LAYERS` are translated: their configs and weight layouts
+The layers in :data:`KERAS_LAYERS` are translated: their configs and weight layouts
 are the same in both libraries (Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in,
 out)``, BatchNormalization gamma, beta, moving mean, moving variance). Anything else raises
 ``ValueError`` naming the class. A Keras option neuralab lacks is accepted at its default
 value (``data_format="channels_last"``, ``groups=1``, no constraints) and refused otherwise.
+User-defined layers (``neuralab.layers.Layer`` subclasses with ``get_config``) are written
+and read as Keras writes custom layers (:func:`custom_layer_to_keras`): their config as
+they give it, found again by ``registered_name`` among registered classes and
+``custom_objects``, as Keras finds its own.
 """
 
 from __future__ import annotations
@@ -107,6 +111,59 @@ def layer_to_keras(spec: dict, legacy: bool = False) -> dict:
             "registered_name": None}
 
 
+def _shape_list(shape):
+    """A shape (or a list of shapes) as JSON lists."""
+    if isinstance(shape, list):
+        return [_shape_list(s) for s in shape]
+    return list(shape)
+
+
+def custom_layer_to_keras(layer, spec: dict, legacy: bool = False) -> dict:
+    """A user-defined layer (``spec`` its ``serialize`` dict) as Keras 3 writes a custom
+    layer: ``{"module": <its module, None for __main__>, "class_name", "config": its
+    get_config(), "registered_name": "package>Name" (its class name when unregistered),
+    "build_config": {"input_shape": ...}}``; tf.keras 2 (``legacy``) names it by its
+    registered name. Its weights go to ``layers/<key>/vars`` in Keras' order (trainable,
+    then non-trainable), so that order must be its own.
+
+    Raises:
+        NoKerasForm: the layer holds layers (Keras nests their weights in groups of their
+            own) or adds a non-trainable weight before a trainable one.
+    """
+    from .. import saving
+
+    cls = type(layer)
+    if layer._sublayers():
+        raise NoKerasForm(f"Layer {layer.name!r} ({cls.__name__}) holds layers; neuralab "
+                         "writes Keras files for custom layers with weights of their own only")
+    frozen = [id(p) in layer._always_frozen for p in layer._params]
+    if frozen != sorted(frozen):
+        raise NoKerasForm(f"Layer {layer.name!r} ({cls.__name__}) adds a non-trainable weight "
+                         "before a trainable one; Keras files store trainable weights first")
+    config = {k: v for k, v in spec["config"].items()
+              if k not in ("batch_input_shape", "input_shape")}
+    registered_name = saving.get_registered_name(cls)
+    if legacy:
+        return {"class_name": registered_name, "config": config}
+    keras_spec = {"module": None if cls.__module__ == "__main__" else cls.__module__,
+                  "class_name": cls.__name__, "config": config,
+                  "registered_name": registered_name}
+    if layer.input_shape is not None:
+        keras_spec["build_config"] = {"input_shape": _shape_list(layer.input_shape)}
+    return keras_spec
+
+
+def keras_layer_spec(layer, legacy: bool = False) -> dict:
+    """``layer`` as Keras writes it: a built-in through :func:`layer_to_keras`, a
+    user-defined layer through :func:`custom_layer_to_keras`."""
+    from ..layers.base import LAYERS, serialize
+
+    spec = serialize(layer)
+    if LAYERS.is_builtin(type(layer)):
+        return layer_to_keras(spec, legacy)
+    return custom_layer_to_keras(layer, spec, legacy)
+
+
 def input_layer_spec(name: str, batch_shape, dtype, legacy: bool) -> dict:
     return layer_to_keras({"class_name": "InputLayer", "config": {
         "name": name, "dtype": dtype, "batch_input_shape": list(batch_shape)}}, legacy)
@@ -141,6 +198,9 @@ def layer_from_keras(spec: dict, where: str) -> dict:
 
     class_name = spec.get("class_name")
     name = (spec.get("config") or {}).get("name", spec.get("name"))
+    if _is_custom(spec):
+        return {"class_name": class_name, "registered_name": spec.get("registered_name"),
+                "config": {k: _plain_object(v) for k, v in (spec.get("config") or {}).items()}}
     if class_name not in KERAS_LAYERS:
         raise InputError(f"Keras layer {name!r} of class {class_name!r} is not supported by "
                          f"neuralab (supported: {', '.join(sorted(KERAS_LAYERS))})", where)
@@ -159,6 +219,22 @@ def layer_from_keras(spec: dict, where: str) -> dict:
             raise InputError(f"Keras layer {name!r} ({class_name}) sets {key}={value!r}, which "
                              "neuralab's layer does not support", where)
     return {"class_name": class_name, "config": config}
+
+
+def _is_custom(spec: dict) -> bool:
+    """Whether a Keras layer entry is a user-defined layer: a registered name
+    (``"package>Name"``), or a class from outside Keras that is no neuralab built-in (found
+    later among ``custom_objects`` and registered classes, or refused naming both)."""
+    from ..layers.base import LAYERS
+
+    class_name = str(spec.get("class_name"))
+    if class_name in KERAS_LAYERS:
+        return False
+    if ">" in str(spec.get("registered_name") or class_name):
+        return True
+    module = spec.get("module")
+    from_keras = isinstance(module, str) and module.split(".")[0] == "keras"
+    return not from_keras and class_name not in LAYERS.classes
 
 
 def _initializer_from_keras(spec: dict) -> dict:

@@ -10,7 +10,9 @@
   attributes). Keras 3 still loads these (``keras.saving.load_model("m.h5")``).
 
 Sequential and functional models of the layers in
-:data:`~neuralab.models.keras_config.KERAS_LAYERS` are supported. Compile settings travel
+:data:`~neuralab.models.keras_config.KERAS_LAYERS` and of user-defined layers (written as
+Keras writes custom layers; load them with the equivalent class registered or in
+``custom_objects``) are supported. Compile settings travel
 (:mod:`~neuralab.models.keras_compile`) and, in ``.keras`` archives, the optimizer's step
 count and slots (``optimizer/vars``, :mod:`~neuralab.models.keras_optimizer`), so training
 resumes where it stopped. Reading lives in :mod:`~neuralab.models.keras_reading`. h5py is
@@ -31,7 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..io_utils import atomic_path
 from .keras_compile import keras_compile_config
-from .keras_config import NoKerasForm, h5py_module, input_layer_spec, layer_to_keras, weight_keys
+from .keras_config import NoKerasForm, h5py_module, input_layer_spec, keras_layer_spec, weight_keys
 from .keras_reading import (  # noqa: F401 - re-exported: the Keras file API is this module
     load_keras_archive,
     load_legacy_h5,
@@ -98,7 +100,6 @@ def _keras_order(inputs: list[str], nodes: list[dict], outputs: list[list]) -> l
 # -- neuralab model -> Keras config ----------------------------------------------------------
 def _sequential_config(model, legacy: bool) -> tuple[dict, list]:
     from ..layers import InputLayer
-    from ..layers.base import serialize
 
     layers = list(model.layers)
     shape = model._batch_input_shape
@@ -108,7 +109,7 @@ def _sequential_config(model, legacy: bool) -> tuple[dict, list]:
     if shape is None:
         raise ValueError(f"Model {model.name!r} has no input shape: build it before saving")
     specs = [input_layer_spec(input_name, shape, "float32", legacy)]
-    specs += [layer_to_keras(serialize(layer), legacy) for layer in layers]
+    specs += [keras_layer_spec(layer, legacy) for layer in layers]
     config = {"name": model.name, "trainable": True, "layers": specs}
     if legacy:
         return {"class_name": "Sequential", "config": config}, layers
@@ -124,7 +125,6 @@ def _structure(refs: list, keys, as_list: bool):
 
 
 def _functional_config(model, legacy: bool) -> tuple[dict, list]:
-    from ..layers.base import serialize
     from .serialization import graph_config
 
     graph = graph_config(model)
@@ -165,7 +165,7 @@ def _functional_config(model, legacy: bool) -> tuple[dict, list]:
     order = _keras_order(input_names, nodes, graph["outputs"])
     layers_config = []
     for name in order:
-        spec = specs[name] if name in specs else layer_to_keras(serialize(by_name[name]), legacy)
+        spec = specs[name] if name in specs else keras_layer_spec(by_name[name], legacy)
         spec.update(name=name, inbound_nodes=inbound[name])
         layers_config.append(spec)
     config = {

@@ -92,8 +92,10 @@ def _keras_kind(filepath) -> str | None:
 def save_model(model, filepath) -> None:
     """``x.keras``: Keras 3's archive (with the optimizer's state); ``x.h5``/``x.hdf5``:
     tf.keras 2's HDF5 model (without it; both load in Keras); any other name: neuralab's
-    zip. A model Keras files cannot describe (ops, custom layers, subclassing) or a missing
-    h5py gets neuralab's zip under the Keras name, with a warning."""
+    zip. Your own layers are written as Keras writes custom layers (Keras loads them with a
+    class of the same name registered under the same ``registered_name``). A model Keras
+    files cannot describe (ops, subclassed models, custom layers holding layers) or a
+    missing h5py gets neuralab's zip under the Keras name, with a warning."""
     kind = _keras_kind(filepath)
     if kind is not None:
         from . import keras_format
