@@ -449,3 +449,53 @@ def test_fit_losses_match_a_pytorch_loop(floatx, tol):
             opt.step()
             total += loss.item() * len(xb)
         assert history.history["loss"][epoch] == pytest.approx(total / 90, rel=tol, abs=tol)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_train_step_refuses_one_non_finite_gradient_element_silently(monkeypatch, bad):
+    """The divergence check sees one bad element of the flat gradient (the loss is finite),
+    without a NumPy RuntimeWarning, and leaves the weights untouched."""
+    import warnings
+
+    from neuralab.training import TrainingDiverged
+    model = nl.Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    model.compile(optimizer=nl.optimizers.SGD(0.1), loss="mse")
+    model.prepare_training()
+    real = model.forward_backward
+    target = model.trainable_weights[2]  # the second kernel, in the middle of the flat buffer
+
+    def poisoned(*args, **kwargs):
+        value = real(*args, **kwargs)
+        target.grad[1, 0] = bad
+        return value
+
+    monkeypatch.setattr(model, "forward_backward", poisoned)
+    before = model.get_weights()
+    x, y = np.ones((5, 3), np.float32), np.zeros((5, 2), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged, match="gradient is NaN or infinite"):
+            model.train_step([x], [y])
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_train_step_takes_large_finite_gradients_whose_sum_overflows(monkeypatch):
+    """Every gradient element at float32's maximum: finite, so the step is taken (a sum of
+    the gradient would overflow to inf)."""
+    model = nl.Sequential([Dense(2, input_shape=(3,))])
+    model.compile(optimizer=nl.optimizers.SGD(1e-30), loss="mse")
+    model.prepare_training()
+    real = model.forward_backward
+    big = np.finfo(np.float32).max
+
+    def huge(*args, **kwargs):
+        value = real(*args, **kwargs)
+        for p in model.trainable_weights:
+            p.grad[...] = big
+        return value
+
+    monkeypatch.setattr(model, "forward_backward", huge)
+    kernel = model.get_weights()[0]
+    model.train_step([np.ones((4, 3), np.float32)], [np.zeros((4, 2), np.float32)])
+    np.testing.assert_allclose(model.get_weights()[0], kernel - np.float32(1e-30) * big, rtol=1e-6)
