@@ -75,6 +75,32 @@ class KerasTwins:
 KerasAffine = KerasTwins.Affine
 
 
+@neuralab.saving.register_keras_serializable(package=PACKAGE)
+class Centered(layers.Layer):
+    """``(x - offset) * scale``: a trainable weight, then a non-trainable one."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+        self.offset = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
+                                      trainable=False, name="offset")
+        super().build(input_shape)
+
+    def call(self, x):
+        return (x - self.offset) * self.scale
+
+
+class KerasCentered:
+    @keras.saving.register_keras_serializable(package=PACKAGE)
+    class Centered(keras.layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+            self.offset = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
+                                          trainable=False, name="offset")
+
+        def call(self, x):
+            return (x - self.offset) * self.scale
+
+
 class Shift(layers.Layer):
     """Not registered: ``x + s``, found through ``custom_objects`` only."""
 
@@ -165,10 +191,11 @@ def test_custom_layer_entry_is_what_keras_writes(tmp_path, rng):
     assert "affine_1/vars/1" in groups[0]
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
 @pytest.mark.parametrize("kind", sorted(KERAS))
-def test_keras_custom_layer_loads_in_neuralab_with_the_same_predictions(tmp_path, rng, kind):
+def test_keras_custom_layer_loads_in_neuralab_with_the_same_predictions(tmp_path, rng, kind, suffix):
     model, x = randomize(KERAS[kind](), rng), inputs(rng)
-    path = tmp_path / "keras_custom.keras"
+    path = tmp_path / f"keras_custom{suffix}"
     model.save(path)
     loaded = neuralab.load_model(path)
     assert [type(layer) for layer in loaded.layers if layer.weights] == \
@@ -230,4 +257,51 @@ def test_custom_layer_holding_layers_falls_back_to_neuralab_format(tmp_path, rng
     with pytest.warns(UserWarning, match="neuralab's own format.*'block'.*holds layers"):
         model.save(tmp_path / "block.keras")
     loaded = neuralab.load_model(tmp_path / "block.keras", custom_objects={"Block": Block})
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_non_trainable_weights_of_a_custom_layer_move_both_ways(tmp_path, rng):
+    x = inputs(rng)
+    ours = randomize(Sequential([layers.InputLayer((4,)), Centered(name="c"), Affine(2)]), rng)
+    ours.save(tmp_path / "ours.keras")
+    theirs = keras.saving.load_model(tmp_path / "ours.keras", compile=False)
+    np.testing.assert_array_equal(np.asarray(theirs.layers[0].non_trainable_weights[0]),
+                                  ours.get_layer("c").offset.data)
+    np.testing.assert_allclose(keras_predict(theirs, x), ours.predict(x, verbose=0),
+                               atol=ATOL, rtol=RTOL)
+    randomize(theirs, rng).save(tmp_path / "theirs.keras")
+    back = neuralab.load_model(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(back.predict(x, verbose=0), keras_predict(theirs, x),
+                               atol=ATOL, rtol=RTOL)
+
+
+def test_compiled_model_with_a_custom_layer_keeps_its_optimizer_state_in_keras(tmp_path, rng):
+    model = randomize(neuralab_sequential(), rng)
+    model.compile(optimizer=neuralab.keras.optimizers.Adam(0.01), loss="mse")
+    x, y = inputs(rng), rng.standard_normal((6, 2)).astype("float32")
+    model.fit(x, y, epochs=2, batch_size=3, verbose=0)  # 4 steps
+    model.save(tmp_path / "trained.keras")
+    loaded = keras.saving.load_model(tmp_path / "trained.keras")
+    assert int(loaded.optimizer.iterations) == 4
+    assert loaded.optimizer.variables[2].shape == (4, 3)  # Adam's first moment of first.w
+    assert np.abs(np.asarray(loaded.optimizer.variables[2])).max() > 0
+    np.testing.assert_allclose(keras_predict(loaded, x), model.predict(x, verbose=0),
+                               atol=ATOL, rtol=RTOL)
+
+
+def test_custom_layer_with_a_frozen_weight_first_falls_back_to_neuralab_format(tmp_path, rng):
+    class FrozenFirst(layers.Layer):
+        def build(self, input_shape):
+            self.offset = self.add_weight(shape=(input_shape[-1],), trainable=False, name="offset")
+            self.scale = self.add_weight(shape=(input_shape[-1],), name="scale")
+            super().build(input_shape)
+
+        def call(self, x):
+            return (x - self.offset) * self.scale
+
+    model = randomize(Sequential([layers.InputLayer((4,)), FrozenFirst(name="ff")]), rng)
+    x = inputs(rng)
+    with pytest.warns(UserWarning, match="'ff'.*non-trainable weight before a trainable one"):
+        model.save(tmp_path / "ff.keras")
+    loaded = neuralab.load_model(tmp_path / "ff.keras", custom_objects={"FrozenFirst": FrozenFirst})
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
