@@ -305,3 +305,22 @@ def test_custom_layer_with_a_frozen_weight_first_falls_back_to_neuralab_format(t
         model.save(tmp_path / "ff.keras")
     loaded = neuralab.load_model(tmp_path / "ff.keras", custom_objects={"FrozenFirst": FrozenFirst})
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_weights_h5_of_a_model_with_custom_layers_move_between_neuralab_and_keras(tmp_path, rng):
+    ours, theirs, x = randomize(neuralab_functional(), rng), keras_functional(), inputs(rng)
+    ours.save_weights(tmp_path / "ours.weights.h5")
+    theirs.load_weights(tmp_path / "ours.weights.h5")
+    np.testing.assert_allclose(keras_predict(theirs, x), ours.predict(x, verbose=0),
+                               atol=ATOL, rtol=RTOL)
+    randomize(theirs, rng).save_weights(tmp_path / "theirs.weights.h5")
+    ours.load_weights(tmp_path / "theirs.weights.h5")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), keras_predict(theirs, x),
+                               atol=ATOL, rtol=RTOL)
+
+
+def test_model_from_json_reads_keras_json_with_custom_layers():
+    rebuilt = neuralab.models.model_from_json(keras_functional().to_json())
+    assert [type(layer) for layer in rebuilt.layers if layer.weights] == [Affine, layers.Dense, Affine]
+    assert [rebuilt.get_layer(name).units for name in ("first", "second")] == [3, 2]
+    assert [w.shape for w in rebuilt.get_weights()] == [(4, 3), (3,), (3, 5), (5,), (5, 2), (2,)]
