@@ -43,8 +43,8 @@ def h5py_module():
 
 
 class NoKerasForm(ValueError):
-    """The model uses something a Keras file cannot describe (an op, a layer outside
-    :data:`KERAS_LAYERS`, a subclassed model)."""
+    """The model uses something a Keras file cannot describe (an op, a built-in layer
+    outside :data:`KERAS_LAYERS`, a custom layer holding layers, a subclassed model)."""
 
 
 # Keras options neuralab's layers do not take, and the value at which they change nothing.
@@ -193,7 +193,8 @@ def _accepted_keys(cls) -> set[str]:
 
 
 def layer_from_keras(spec: dict, where: str) -> dict:
-    """A Keras layer dict as neuralab's ``{"class_name", "config"}``."""
+    """A Keras layer dict as neuralab's ``{"class_name", "config"}`` (with the
+    ``registered_name`` of a custom layer, whose class is looked up when it is built)."""
     from ..layers.base import LAYERS
 
     class_name = spec.get("class_name")
