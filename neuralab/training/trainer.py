@@ -86,7 +86,6 @@ class Trainer(_ModelBase):
         self._test_metrics: list[list] | None = None
         self._fused: list = []
         self._flat: list[tuple[np.ndarray, np.ndarray]] = []
-        self._flat_zeros: list[np.ndarray] = []  # one per flat gradient, for _check_gradients
         self._flat_params: list[Parameter] = []
         self._step_params: tuple[list[Parameter], list[Parameter]] | None = None
         self._output_losses: list[float | None] = []  # None for outputs without a loss
@@ -229,7 +228,6 @@ class Trainer(_ModelBase):
                 p.rebind(data[offset:end].reshape(p.shape), grad[offset:end].reshape(p.shape))
                 offset = end
             self._flat.append((data, grad))
-        self._flat_zeros = [np.zeros_like(grad) for _, grad in self._flat]
         self._flat_params = params
 
     # -- metrics ------------------------------------------------------------------------
@@ -355,22 +353,13 @@ class Trainer(_ModelBase):
         value = self.forward_backward(xs, ys, True, sample_weights)
         if not math.isfinite(value):
             raise TrainingDiverged(f"loss is {value}")
-        self._check_gradients()
+        for _, grad in self._flat:
+            if not math.isfinite(float(np.add.reduce(grad))):
+                raise TrainingDiverged("a gradient is NaN or infinite")
         # compiled, so there is an optimizer; it skips the weights that are not trainable
         optimizer: optimizers_module.Optimizer = self.optimizer  # type: ignore[assignment]
         optimizer.step(self._step_parameters()[0])
         return value
-
-    def _check_gradients(self) -> None:
-        """Raise :class:`TrainingDiverged` if any gradient element is NaN or infinite.
-
-        ``grad . zeros`` is 0 for finite values of any size and NaN as soon as one is not
-        (``0 * inf`` is NaN): one BLAS pass, 2-3x faster than a sum or ``isfinite(grad).all()``
-        (which also allocates), and no overflow of a sum of large finite gradients."""
-        with np.errstate(invalid="ignore"):  # 0 * inf is the NaN looked for, not a warning
-            for (_, grad), zeros in zip(self._flat, self._flat_zeros):
-                if not math.isfinite(float(np.dot(grad, zeros))):
-                    raise TrainingDiverged("a gradient is NaN or infinite")
 
     def test_step(self, xs, ys, sample_weights=None) -> float:
         outs, run = self.run_graph(xs, False, record=False)
