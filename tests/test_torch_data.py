@@ -140,3 +140,12 @@ def test_sampler_batch_sampler_and_collate_fn_drive_the_loader_as_in_pytorch():
     with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive"):
         DataLoader(data, batch_sampler=batch_sampler, batch_size=2)
     assert nt.utils.data.get_worker_info() is None
+
+
+@pytest.mark.parametrize("num_samples", [0, -3, 2.0])
+def test_weighted_and_random_samplers_refuse_a_bad_num_samples_as_pytorch(num_samples):
+    for lib in (torch, nt):
+        with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+            lib.utils.data.WeightedRandomSampler([0.5, 0.5], num_samples)
+        with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+            lib.utils.data.RandomSampler(range(3), num_samples=num_samples)

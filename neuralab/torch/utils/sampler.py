@@ -37,14 +37,20 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
+def _check_num_samples(num_samples) -> None:
+    """PyTorch's check: ``num_samples`` is a positive int (not a bool)."""
+    if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+        raise ValueError(f"num_samples should be a positive integer value, but got "
+                         f"num_samples={num_samples}")
+
+
 class RandomSampler(Sampler):
     """A new random permutation every pass (or ``num_samples`` draws with replacement)."""
 
     def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
                  generator=None):
-        if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
-            raise ValueError(f"num_samples should be a positive integer value, but got "
-                             f"num_samples={num_samples}")
+        if num_samples is not None:
+            _check_num_samples(num_samples)
         self.data_source, self.replacement = data_source, replacement
         self._num_samples, self.generator = num_samples, generator
 
@@ -82,6 +88,7 @@ class WeightedRandomSampler(Sampler):
 
     def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
                  generator=None):
+        _check_num_samples(num_samples)
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim != 1 or np.any(weights < 0) or not np.any(weights > 0):
             raise ValueError("weights should be a 1-d sequence of non-negative numbers, not all zero")
