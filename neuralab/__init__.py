@@ -15,6 +15,7 @@ Only NumPy is needed to import this package; plots, audio, Ray and ONNX live in 
 """
 
 from . import (
+    _launch,  # noqa: F401 - first: the neuralab command's Ctrl-C guard while the rest imports
     activations,
     backend,
     callbacks,

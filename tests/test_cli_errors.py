@@ -3,8 +3,10 @@
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +184,58 @@ def test_diverged_training_is_a_failed_run(monkeypatch, capsys):
     monkeypatch.setattr(basic_commands, "_data_info", diverged)
     assert run_error(capsys, ["data", "info", "x"], 1) == ("neuralab: error: training diverged: "
                                                            "loss is nan\n")
+
+
+# Stops every program in the subprocess while ``neuralab.layers`` is being imported (well after
+# the package's first line, well before ``main``): it says so on stdout and waits on stdin, so
+# the test's SIGINT lands inside the imports every time, with no sleep.
+STALL_IMPORT = """\
+import sys
+
+
+class Stall:
+    def find_spec(self, name, path=None, target=None):
+        if name == "neuralab.layers":
+            sys.meta_path.remove(self)
+            print("importing", flush=True)
+            sys.stdin.readline()
+        return None
+
+
+sys.meta_path.insert(0, Stall())
+"""
+
+
+def interrupted_while_importing(tmp_path, command):
+    """``(exit code, stderr)`` of ``command`` given a Ctrl-C while it imports neuralab."""
+    (tmp_path / "sitecustomize.py").write_text(STALL_IMPORT)
+    env = {**os.environ, "NEURALAB_DEBUG": "",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    with subprocess.Popen(command, cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline() == "importing\n", proc.communicate(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stderr
+
+
+SCRIPT = Path(sys.executable).with_name("neuralab")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
+@pytest.mark.parametrize("command", [
+    pytest.param([str(SCRIPT), "data", "list"], id="console-script",
+                 marks=pytest.mark.skipif(not SCRIPT.exists(), reason=f"no {SCRIPT} (pip install -e .)")),
+    pytest.param([sys.executable, "-m", "neuralab", "data", "list"], id="python-m-neuralab"),
+    pytest.param([sys.executable, "-m", "neuralab.cli", "data", "list"], id="python-m-neuralab.cli"),
+])
+def test_ctrl_c_while_the_command_starts_is_one_line_and_130(tmp_path, command):
+    code, stderr = interrupted_while_importing(tmp_path, command)
+    assert (code, stderr) == (130, "neuralab: interrupted\n")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
+def test_a_program_that_imports_neuralab_keeps_its_own_ctrl_c(tmp_path):
+    code, stderr = interrupted_while_importing(tmp_path, [sys.executable, "-c", "import neuralab"])
+    assert code != 130 and stderr.rstrip().endswith("KeyboardInterrupt")
+    assert "neuralab: interrupted" not in stderr

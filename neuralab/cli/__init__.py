@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._launch import start_done
 from . import audio, basic, experiments, playground
 from .errors import (
     DEBUG_HINT,
@@ -55,6 +56,7 @@ def main(argv=None) -> int:
     ``neuralab: error: <message>`` and no traceback; an unexpected one prints ``neuralab:
     internal error: <type>: <message>`` and a hint, or is re-raised when ``NEURALAB_DEBUG=1``.
     """
+    start_done()  # from here on Ctrl-C is a KeyboardInterrupt, caught below
     args = build_parser().parse_args(argv)  # bad usage: argparse prints it and exits with 2
     try:
         return args.func(args)
