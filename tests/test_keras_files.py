@@ -202,6 +202,37 @@ def test_keras_archive_without_config_json_names_the_file(tmp_path, rng):
         neuralab.load_model(damaged)
 
 
+
+def _rewrite_archive(src_path, dst_path, change, compression=zipfile.ZIP_STORED):
+    """A copy of the archive at ``src_path`` with each member's bytes passed through ``change``."""
+    with zipfile.ZipFile(src_path) as src, zipfile.ZipFile(dst_path, "w", compression) as dst:
+        for name in src.namelist():
+            dst.writestr(name, change(name, src.read(name)))
+
+
+def test_keras_archive_with_truncated_weights_names_the_file(tmp_path):
+    path = tmp_path / "model.keras"
+    Sequential([Input((3,)), layers.Dense(2)]).save(path)
+    cut = tmp_path / "cut.keras"
+    _rewrite_archive(path, cut, lambda name, data: data[:len(data) // 2]
+                     if name == "model.weights.h5" else data)
+    with pytest.raises(InputError, match=r"cut\.keras.*model\.weights\.h5.*not a readable HDF5"):
+        neuralab.load_model(cut)
+
+
+def test_keras_archive_with_a_damaged_compressed_member_names_the_file(tmp_path):
+    path = tmp_path / "model.keras"
+    Sequential([Input((3,)), layers.Dense(2)]).save(path)
+    deflated = tmp_path / "deflated.keras"
+    _rewrite_archive(path, deflated, lambda name, data: data, zipfile.ZIP_DEFLATED)
+    raw = bytearray(deflated.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 40] = bytes(b ^ 0xFF for b in raw[middle:middle + 40])
+    damaged = tmp_path / "flipped.keras"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match=r"flipped\.keras"):
+        neuralab.load_model(damaged)
+
 def test_unknown_keras_layer_is_named_with_the_file(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
                               keras.layers.LayerNormalization(name="norm")])

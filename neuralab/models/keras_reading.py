@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -194,8 +195,15 @@ def load_keras_archive(path, custom_objects=None, compile: bool = True):
             metadata = _json_member(zf, "metadata.json")
     except zipfile.BadZipFile:
         raise InputError("not a Keras 3 model archive (not a zip file)", where) from None
+    except zlib.error as error:  # a damaged compressed member
+        raise InputError(f"damaged archive: a member does not decompress ({error})", where) from None
     model = model_from_keras_config(config, where, custom_objects, initialize=False)
-    with h5py.File(io.BytesIO(weights), "r") as f:
+    try:
+        weights_file = h5py.File(io.BytesIO(weights), "r")
+    except OSError as error:
+        raise InputError(f"model.weights.h5 inside the archive is not a readable HDF5 file "
+                         f"({error})", where) from None
+    with weights_file as f:
         load_archive_weights(f, model, config, where)
         if compile and config.get("compile_config"):
             compile_from_keras(model, config["compile_config"], where,
