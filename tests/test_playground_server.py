@@ -10,7 +10,9 @@ from __future__ import annotations
 import http.client
 import json
 import runpy
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -498,3 +500,99 @@ def test_requests_another_site_could_make_through_a_browser_are_refused(server, 
                                      headers={key: value})
         with urllib.request.urlopen(req, timeout=TIMEOUT) as response:
             assert json.loads(response.read())["epoch"] > epoch
+
+
+@pytest.mark.parametrize("error", [ValueError("operands could not be broadcast together"),
+                                   TypeError("unsupported operand type(s)")])
+def test_a_bug_inside_training_is_a_500_with_its_traceback_logged_and_the_server_lives(
+        server, monkeypatch, capsys, error):
+    reset(server)
+
+    def broken_epoch():  # a ValueError/TypeError of a bug, not of the request
+        raise error
+
+    monkeypatch.setattr(server.session, "_train_epoch", broken_epoch)
+    status, _, content = request(server, "/api/step", {"epochs": 2})
+    assert status == 500
+    assert json.loads(content)["error"] == f"internal error: {type(error).__name__}: {error}"
+    err = capsys.readouterr().err
+    assert "internal error answering POST /api/step" in err and "Traceback" in err
+    assert f"{type(error).__name__}: {error}" in err.splitlines()[-1]
+    monkeypatch.undo()
+    assert call(server, "/api/step", {"epochs": 1})["epoch"] == 1  # still serving
+    status, _, content = request(server, "/api/reset", {"hidden": [0]})  # a bad request: 400
+    assert status == 400 and "hidden.0: expected an integer" in json.loads(content)["error"]
+
+
+def try_stream(server) -> http.client.HTTPResponse:
+    """The response to a GET /api/stream, its first frame read when it is a 200."""
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=TIMEOUT)
+    connection.request("GET", "/api/stream")
+    response = connection.getresponse()
+    while response.status == 200 and not response.readline().startswith(b"data: "):
+        pass
+    return response
+
+
+def open_stream(server) -> http.client.HTTPResponse:
+    """A live-update stream, its first frame read (the server holds it open)."""
+    response = try_stream(server)
+    assert response.status == 200, response.read()
+    return response
+
+
+@pytest.fixture
+def own_server(request):
+    """A server of this test's own (``make_server`` keywords from ``indirect`` params)."""
+    made = make_server("127.0.0.1", 0, **getattr(request, "param", {}))
+    thread = threading.Thread(target=made.serve_forever, daemon=True)
+    thread.start()
+    yield made
+    made.shutdown()
+    made.server_close()
+    thread.join(TIMEOUT)
+
+
+def test_at_most_eight_streams_are_open_and_a_closed_one_frees_its_place(own_server):
+    from neuralab.playground.server import MAX_STREAMS
+    assert MAX_STREAMS == 8 and own_server.max_streams == 8
+    streams = [open_stream(own_server) for _ in range(8)]
+    status, headers, content = request(own_server, "/api/stream")
+    assert status == 503 and headers["Content-Type"] == "application/json"
+    assert "8 live-update streams are open already" in json.loads(content)["error"]
+    assert call(own_server, "/api/state")["epoch"] == 0  # the rest of the API still answers
+    streams.pop().close()
+    # The server notices the closed stream when it next writes to it: new frames until then.
+    deadline = time.monotonic() + TIMEOUT
+    while (ninth := try_stream(own_server)).status == 503 and time.monotonic() < deadline:
+        ninth.close()
+        call(own_server, "/api/step", {"epochs": 1})
+    assert ninth.status == 200
+    streams.append(ninth)
+    for stream in streams:
+        stream.close()
+
+
+@pytest.mark.parametrize("own_server", [{"socket_timeout": 0.5}], indirect=True)
+@pytest.mark.parametrize("sent", [b"", b"GET /api/sta"])
+def test_a_client_that_goes_quiet_is_dropped(own_server, sent):
+    with socket.create_connection(own_server.server_address[:2], timeout=TIMEOUT) as client:
+        client.sendall(sent)
+        assert client.recv(1024) == b""  # the server closed it (before: blocked for good)
+
+
+@pytest.mark.parametrize("own_server", [{"max_streams": 1}], indirect=True)
+def test_a_stream_whose_client_stopped_reading_gives_back_its_place(own_server, monkeypatch,
+                                                                    capsys):
+    from neuralab.playground.server import Handler
+    send_frames = Handler._send_frames
+
+    def timed_out(self):  # a write that blocked SOCKET_TIMEOUT seconds on a full socket
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(Handler, "_send_frames", timed_out)
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        open_stream(own_server)
+    monkeypatch.setattr(Handler, "_send_frames", send_frames)
+    open_stream(own_server).close()  # the one place is free again
+    assert "internal error" not in capsys.readouterr().err

@@ -14,10 +14,16 @@ Standard library only (``http.server.ThreadingHTTPServer``)::
     GET  /api/export/toml | /api/export/python | /api/export/model
     POST /api/import          an experiment TOML as the body
 
-Every error is answered as ``{"error": message}`` with a 4xx status (5xx for a bug); the
-server itself never stops on a request. A POST from another site's page and, on a loopback
-server, a Host other than 127.0.0.1 or localhost are refused (403): no other web page open in
-the browser can drive the session or read it.
+Every error is answered as ``{"error": message}``: 4xx for a request that is wrong (a
+:class:`RequestError`, or a :class:`~.config.SettingsError` from checking settings, an index
+or an imported file), 500 for anything else (a bug: its traceback goes to the server's
+stderr); the server itself never stops on a request. At most ``MAX_STREAMS`` live-update
+streams are open at once (503 beyond), and a client that stops reading or sending for
+``SOCKET_TIMEOUT`` seconds is dropped, so neither can hold the server's threads.
+
+A POST from another site's page and, on a loopback server, a Host other than 127.0.0.1 or
+localhost are refused (403): no other web page open in the browser can drive the session or
+read it.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from .config import SettingsError
 MAX_BODY = 1 << 20  # bytes of a request body (an imported TOML is a few hundred)
 MAX_STEP_EPOCHS = 1000
 STREAM_KEEPALIVE = 15.0  # seconds between comments on an idle stream
+MAX_STREAMS = 8  # live-update streams open at once (a browser opens one per playground tab)
+SOCKET_TIMEOUT = 60.0  # seconds a send or receive may block before the client is dropped
 _STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
            "style.css": "text/css; charset=utf-8"}
 
@@ -82,6 +90,10 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "neuralab-playground"
     protocol_version = "HTTP/1.1"
     server: PlaygroundServer
+
+    def setup(self) -> None:
+        self.request.settimeout(self.server.socket_timeout)  # every send and receive after this
+        super().setup()
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if getattr(self.server, "verbose", False):
@@ -154,12 +166,14 @@ class Handler(BaseHTTPRequestHandler):
         except RequestError as error:
             self.close_connection = True  # a body may be left unread
             self._json({"error": str(error)}, error.status)
-        except (SettingsError, ValueError, TypeError) as error:
+        except SettingsError as error:  # settings, an index or an imported file: checked
             self.close_connection = True
             self._json({"error": str(error)}, HTTPStatus.BAD_REQUEST)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the page went away
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True  # the page went away, or stopped reading
         except Exception as error:  # noqa: BLE001 - a bug must not stop the server
+            print(f"neuralab playground: internal error answering {self.command} {path}:",
+                  file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
             self.close_connection = True
             self._json({"error": f"internal error: {type(error).__name__}: {error}"},
@@ -239,7 +253,18 @@ class Handler(BaseHTTPRequestHandler):
         self._json({"settings": session.settings, "file_epochs": epochs, **session.summary()})
 
     def _stream(self) -> None:
-        """Server-sent events: the current frame at once, then every newer one."""
+        """Server-sent events: the current frame at once, then every newer one (503 when
+        ``server.max_streams`` are open already)."""
+        if not self.server.streams.acquire(blocking=False):
+            raise RequestError(f"{self.server.max_streams} live-update streams are open already "
+                               "(expected at most that many playground pages): close one and "
+                               "reload", HTTPStatus.SERVICE_UNAVAILABLE)
+        try:
+            self._send_frames()
+        finally:
+            self.server.streams.release()
+
+    def _send_frames(self) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
@@ -267,23 +292,31 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], session, verbose: bool = False):
+    def __init__(self, address: tuple[str, int], session, verbose: bool = False,
+                 max_streams: int = MAX_STREAMS, socket_timeout: float = SOCKET_TIMEOUT):
         super().__init__(address, Handler)
         self.session = session
         self.verbose = verbose
         self.stopping = threading.Event()
+        self.max_streams = max_streams
+        self.streams = threading.BoundedSemaphore(max_streams)
+        self.socket_timeout = socket_timeout
 
     @property
     def url(self) -> str:
         """The page's address on this machine (127.0.0.1 when listening on every interface)."""
-        host, port = self.server_address[:2]
+        host, port = self._host_port()
         return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/"
 
     @property
     def local_only(self) -> bool:
         """Whether only this machine can reach the server (a loopback address)."""
         import ipaddress
-        return ipaddress.ip_address(self.server_address[0]).is_loopback
+        return ipaddress.ip_address(self._host_port()[0]).is_loopback
+
+    def _host_port(self) -> tuple[str, int]:
+        host, port = self.server_address[:2]  # (host, port) or, for IPv6, (host, port, flow, scope)
+        return str(host), int(port)
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -293,7 +326,11 @@ class PlaygroundServer(ThreadingHTTPServer):
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8000, settings: dict | None = None,
-                verbose: bool = False) -> PlaygroundServer:
-    """A server bound to ``(host, port)`` (port 0: any free one) with a fresh session."""
+                verbose: bool = False, max_streams: int = MAX_STREAMS,
+                socket_timeout: float = SOCKET_TIMEOUT) -> PlaygroundServer:
+    """A server bound to ``(host, port)`` (port 0: any free one) with a fresh session;
+    ``max_streams`` live-update streams at once, a client silent for ``socket_timeout``
+    seconds (not reading what is sent, or not sending its request) is dropped."""
     from .session import Session
-    return PlaygroundServer((host, port), Session(settings), verbose=verbose)
+    return PlaygroundServer((host, port), Session(settings), verbose=verbose,
+                            max_streams=max_streams, socket_timeout=socket_timeout)
