@@ -37,6 +37,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import callbacks
+from .errors import InputError
 
 __all__ = ["crc32c", "masked_crc32c", "EventFileWriter", "TensorBoard"]
 
@@ -347,6 +348,24 @@ class TensorBoard(callbacks.Callback):
             self._writers[run] = EventFileWriter(os.path.join(self.log_dir, run))
         return self._writers[run]
 
+    def _check_log_dir(self) -> None:
+        """Create ``log_dir`` before the first epoch and check that its ``train`` and
+        ``validation`` runs can be made in it, so that a path that cannot hold the event files
+        fails now, not after an epoch of training (the runs themselves are made on first write)."""
+        expected = "a directory TensorBoard can create and write in"
+        try:
+            os.makedirs(self.log_dir, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"TensorBoard cannot create this log_dir ({error.strerror})",
+                             self.log_dir, expected) from None
+        if not os.access(self.log_dir, os.W_OK | os.X_OK):
+            raise InputError("TensorBoard cannot write in this log_dir", self.log_dir, expected)
+        for run in ("train", "validation"):
+            path = os.path.join(self.log_dir, run)
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise InputError(f"TensorBoard's {run!r} run is a file, not a directory", path,
+                                 expected)
+
     def wants_batches(self) -> bool:
         return self.update_freq != "epoch" or self.write_steps_per_second
 
@@ -355,6 +374,7 @@ class TensorBoard(callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0
+        self._check_log_dir()
         if self.write_graph and self.model.built:
             self._writer("train").write(0, graph=graph_def(self.model))
 

@@ -3,12 +3,15 @@ files read back by TensorBoard's own reader (``EventAccumulator``)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 import neuralab as nl
 from neuralab import callbacks
 from neuralab import tensorboard as tb
+from neuralab.errors import InputError
 
 _TB_REASON = "reading event files back needs TensorBoard (pip install 'neuralab[tensorboard]')"
 
@@ -302,3 +305,40 @@ def test_bad_arguments_are_refused(kwargs, message):
 def test_options_that_need_tensorflow_warn():
     with pytest.warns(UserWarning, match="profile_batch=2 is accepted but not written"):
         tb.TensorBoard(profile_batch=2)
+
+
+class _EpochCounter(callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs_begun = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs_begun += 1
+
+
+@pytest.mark.parametrize("where", ["file", "under_a_file", "run_is_a_file"])
+def test_a_log_dir_that_cannot_be_a_directory_fails_before_the_first_epoch(tmp_path, rng, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    log_dir = {"file": blocker, "under_a_file": blocker / "logs", "run_is_a_file": tmp_path}[where]
+    if where == "run_is_a_file":
+        blocker.rename(tmp_path / "train")
+    x, y = _data(rng)
+    counter = _EpochCounter()
+    named = tmp_path / "train" if where == "run_is_a_file" else log_dir
+    with pytest.raises(InputError, match=re.escape(str(named)) + ".*TensorBoard"):
+        _classifier().fit(x, y, epochs=2, verbose=0, callbacks=[counter, tb.TensorBoard(log_dir)])
+    assert counter.epochs_begun == 0
+
+
+def test_two_fits_into_one_log_dir_write_two_readable_files(tmp_path, rng):
+    x, y = _data(rng)
+    histories = [_classifier().fit(x, y, epochs=2, batch_size=8, verbose=0,
+                                   callbacks=[tb.TensorBoard(tmp_path)]) for _ in range(2)]
+    files = sorted((tmp_path / "train").glob("events.out.tfevents.*"))
+    assert len(files) == 2
+    for path, history in zip(files, histories):
+        events = _accumulator(path).Scalars("epoch_loss")
+        assert [e.step for e in events] == [0, 1]
+        np.testing.assert_array_equal([e.value for e in events],
+                                      np.float32(history.history["loss"]))
