@@ -656,7 +656,7 @@ class LiveLearningCurve(Callback):
         elif not LiveLearningCurve._told:
             LiveLearningCurve._told = True
             warnings.warn("LiveLearningCurve draws only in a Jupyter notebook; here it does "
-                          "nothing (use history.plot() after fit)", UserWarning, stacklevel=2)
+                          "nothing (use history.plot() after fit)", UserWarning, stacklevel=6)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.handle is None:

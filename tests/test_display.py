@@ -2,6 +2,7 @@
 bar in a (simulated) Jupyter kernel, the live learning curve and a results folder's report."""
 
 import html
+import inspect
 import io
 import re
 
@@ -271,3 +272,14 @@ def test_results_report_shows_inline_in_a_sandboxed_iframe(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(tmp_path / "results" / "report.html")
     with pytest.raises(ValueError, match="not a neuralab results folder"):
         Report(tmp_path)
+
+
+def test_live_curve_warning_points_at_the_users_fit_line(monkeypatch):
+    monkeypatch.setattr(LiveLearningCurve, "_told", False)
+    model = _lecture_model()
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    x, y = _data()
+    with pytest.warns(UserWarning, match="only in a Jupyter notebook") as record:
+        fit_line = inspect.currentframe().f_lineno + 1
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[LiveLearningCurve()])
+    assert (record[0].filename, record[0].lineno) == (__file__, fit_line)
