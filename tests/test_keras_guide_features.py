@@ -496,3 +496,36 @@ def test_class_weight_applies_to_batches_from_a_generator(rng):
     np.testing.assert_allclose(losses_a, losses_b, rtol=1e-6)
     for a, b in zip(weights_a, weights_b):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _add_loss_model(lib, weights=None):
+    """Dense(2) then a layer whose add_loss is mean(output ** 2), compiled without a loss and
+    with metrics=["mae"], in Keras or neuralab."""
+    class Penalty(lib.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(lib.ops.mean(inputs ** 2))
+            return inputs
+
+    inputs = lib.Input((3,))
+    model = lib.Model(inputs, Penalty()(lib.layers.Dense(2)(inputs)))
+    if weights is not None:
+        model.set_weights(weights)
+    model.compile(optimizer=lib.optimizers.SGD(0.1), metrics=["mae"])
+    return model
+
+
+def test_compile_without_a_loss_still_measures_metrics_on_the_y_given(keras, rng):
+    x = rng.standard_normal((16, 3)).astype("float32")
+    y = rng.standard_normal((16, 2)).astype("float32")
+    theirs = _add_loss_model(keras)
+    ours = _add_loss_model(nk, theirs.get_weights())
+    expected = theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    got = ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    for name in ("loss", "mae"):  # mae was measured against None and raised before
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5)
+
+
+def test_metrics_without_a_loss_and_without_y_name_the_metric(rng):
+    model = _add_loss_model(nk)
+    with pytest.raises(ValueError, match="metric 'mae'.*needs targets"):
+        model.fit(rng.standard_normal((8, 3)), epochs=1, verbose=0)

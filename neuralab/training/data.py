@@ -110,10 +110,10 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
     out: list[np.ndarray | None] = []
     for name, value, loss, shape in zip(names, ys, losses, model.output_shapes):
         label = "Targets" if len(names) == 1 else f"Targets for output {name!r}"
-        if loss is None:
-            out.append(None)
-            continue
         if value is None:
+            if loss is None:
+                out.append(None)
+                continue
             raise ValueError(f"{label}: missing; the loss of output {name!r} needs them")
         array = _numeric(value, label)
         if len(array) != n:
@@ -121,6 +121,9 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
                              f"{len(array)} targets" + ("" if len(names) == 1 else f" for {name!r}"))
         if nonfinite_rows(array).size:
             raise ValueError(f"{label} contain NaN or infinite values")
+        if loss is None:  # an output without a loss: its targets are for its metrics (Keras)
+            out.append(array)
+            continue
         # unknown sizes (a time axis of any length) follow the targets where they can
         dims = tuple(d if d is not None else (array.shape[i] if i < array.ndim else 1)
                      for i, d in enumerate(shape[1:], start=1))

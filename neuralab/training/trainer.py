@@ -292,6 +292,9 @@ class Trainer(_ModelBase):
         as in Keras)."""
         outputs: list = self.last_outputs  # type: ignore[assignment]  # of the step just taken
         for k, ms in enumerate(metrics):
+            if ms and ys[k] is None:
+                raise ValueError(f"metric {ms[0].name!r} of output {self.output_names[k]!r} needs "
+                                 "targets: pass y (this output has no loss, so y was optional)")
             weight = None if sample_weights is None else sample_weights[k]
             for m in ms:
                 if weight is not None and getattr(m, "_weighted", False):
