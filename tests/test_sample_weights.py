@@ -95,3 +95,19 @@ def test_bad_sample_weights_are_refused(bad, message):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=message):
         model.fit(x, y, sample_weight=bad, verbose=0)
+
+
+def test_class_weight_does_not_weight_the_validation_split():
+    # Keras splits (x, y, sample_weight) off before applying class_weight
+    x, y, _ = _data(n=16)
+    table = {0: 0.2, 1: 5.0, 2: 1.0}
+    model = _model()
+    model.compile(optimizer=nl.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0,
+                        class_weight=table, validation_split=0.25)
+    held_x, held_y = x[12:], y[12:]
+    plain = model.evaluate(held_x, held_y, verbose=0)
+    weighted = model.evaluate(held_x, held_y, verbose=0,
+                              sample_weight=np.array([table[c] for c in held_y]))
+    assert abs(plain - weighted) > 1e-3  # the case tells the two apart
+    assert history.history["val_loss"][0] == pytest.approx(plain, rel=1e-12)

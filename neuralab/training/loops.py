@@ -121,8 +121,11 @@ def _fit_sources(model, x, y, sample_weight, class_weight, batch_size: int, shuf
             if split == len(xs[0]):
                 raise ValueError(f"validation_split={validation_split} leaves no validation "
                                  f"samples out of {len(xs[0])}")
+            # Keras splits (x, y, sample_weight) before class_weight: validation is unweighted by it
+            val_sws = sws if class_weight is None else \
+                prepare_sample_weights(model, sample_weight, None, ys, len(xs[0]))
             validation = ArrayBatches(model, _split(xs, split, None), _split(ys, split, None),
-                                      _split(sws, split, None), val_batch, False,
+                                      _split(val_sws, split, None), val_batch, False,
                                       validation_steps)
             xs, ys, sws = _split(xs, 0, split), _split(ys, 0, split), _split(sws, 0, split)
             train = ArrayBatches(model, xs, ys, sws, batch_size, shuffle, steps_per_epoch)
