@@ -111,3 +111,29 @@ def test_class_weight_does_not_weight_the_validation_split():
                               sample_weight=np.array([table[c] for c in held_y]))
     assert abs(plain - weighted) > 1e-3  # the case tells the two apart
     assert history.history["val_loss"][0] == pytest.approx(plain, rel=1e-12)
+
+
+def _two_output_model(lib, weights=None):
+    inputs = lib.Input((3,))
+    model = lib.Model(inputs, [lib.layers.Dense(1, name="a")(inputs),
+                               lib.layers.Dense(1, activation="sigmoid", name="b")(inputs)])
+    if weights is not None:
+        model.set_weights(weights)
+    model.compile(optimizer=lib.optimizers.SGD(0.1), loss=["mse", "binary_crossentropy"],
+                  weighted_metrics=[["mae"], ["accuracy"]])
+    return model
+
+
+def test_one_sample_weight_array_weights_every_output_as_keras(keras):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 3)).astype("float32")
+    ys = [rng.standard_normal((16, 1)).astype("float32"),
+          (rng.random((16, 1)) > 0.5).astype("float32")]
+    weight = rng.random(16).astype("float32")
+    theirs = _two_output_model(keras)
+    ours = _two_output_model(nl, theirs.get_weights())
+    fit = {"sample_weight": weight, "epochs": 2, "batch_size": 8, "shuffle": False, "verbose": 0,
+           "validation_data": (x, ys, weight)}
+    expected, got = theirs.fit(x, ys, **fit).history, ours.fit(x, ys, **fit).history
+    for name in ("loss", "a_loss", "b_loss", "a_mae", "b_accuracy", "val_b_loss", "val_b_accuracy"):
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, err_msg=name)

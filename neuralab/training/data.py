@@ -135,7 +135,7 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
 def prepare_sample_weights(model, sample_weight, class_weight, ys, n: int
                            ) -> list[np.ndarray | None] | None:
     """Per-sample loss weights for each output (``None``: unweighted), from
-    ``sample_weight`` (an array, or a list/dict per output) and ``class_weight``
+    ``sample_weight`` (one array for every output, or a list/dict per output) and ``class_weight``
     (``{class: weight}``, single-output models, read from the targets' class ids)."""
     if sample_weight is None and class_weight is None:
         return None
@@ -143,7 +143,7 @@ def prepare_sample_weights(model, sample_weight, class_weight, ys, n: int
     if sample_weight is not None:
         given = _named(sample_weight, names, "output", allow_single=True) \
             if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1 \
-            else [sample_weight] + [None] * (len(names) - 1)
+            else [sample_weight] * len(names)  # one array weights every output (Keras)
     else:
         given = [None] * len(names)
     weights: list[np.ndarray | None] = []
