@@ -27,6 +27,7 @@ CONV_GRID = [  # (H, W, C, F, kernel_size, strides, padding, dilation)
     (7, 6, 5, 2, 3, 1, "valid", 1),       # C > F (the full-convolution backward)
     (6, 6, 4, 4, 3, 1, "same", 1),        # C == F, same padding
     (7, 6, 1, 3, 2, 1, "same", 1),        # even kernel with same padding, one channel
+    (9, 8, 1, 2, 3, 1, "valid", 2),       # one channel (im2col at stride 1), dilation
     (8, 7, 2, 3, (2, 3), 2, "same", 1),   # stride 2, same, rectangular kernel
     (9, 8, 3, 2, 3, (2, 1), "valid", 1),  # unequal strides
     (9, 9, 2, 3, 3, 1, "valid", 2),       # dilation
@@ -109,6 +110,26 @@ def test_blocked_full_convolution_backward_matches_torch(float64, spec, block, m
     z, _, _ = torch_conv(torch, layer, xt)
     torch.relu(z).backward(torch.tensor(dout))
     assert gc.rel_error(dx, xt.grad.numpy()) < 1e-6
+
+
+def test_one_channel_long_products_match_torch(float64):
+    """A one-channel input takes the im2col path at stride 1; with N*Ho*Wo > 8192 its
+    forward and dW products are sums over slices of the long dimension (matmul_long)."""
+    torch = require_torch()
+    rng = np.random.default_rng(6)
+    layer = make_conv((28, 28, 1, 16, 3, 1, "valid", 1), activation="relu")
+    x = rng.standard_normal((16, 28, 28, 1))  # 16 * 26 * 26 = 10816 output positions
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape)
+    dx = layer.backward(dout)
+    xt = torch.tensor(x, requires_grad=True)
+    z, kernel, bias = torch_conv(torch, layer, xt)
+    out = torch.relu(z)
+    out.backward(torch.tensor(dout))
+    assert gc.rel_error(y, out.detach().numpy()) < 1e-9
+    assert gc.rel_error(dx, xt.grad.numpy()) < 1e-9
+    assert gc.rel_error(layer.kernel.grad, kernel.grad.numpy()) < 1e-9
+    assert gc.rel_error(layer.bias.grad, bias.grad.numpy()) < 1e-9
 
 
 @pytest.mark.parametrize("layer_fn, pool", [
