@@ -334,6 +334,29 @@ def test_compile_settings_reach_keras(tmp_path, rng, suffix):
                                rtol=1e-5)
 
 
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("saver", ["keras", "neuralab"])
+def test_weighted_metrics_survive_a_keras_file_both_ways(tmp_path, rng, saver, suffix):
+    lib = keras if saver == "keras" else neuralab.keras
+    model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"],
+                  weighted_metrics=["accuracy"])
+    path = tmp_path / f"w{suffix}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras' legacy-.h5 notice
+        model.save(path)
+        theirs, ours = keras.saving.load_model(path), neuralab.load_model(path)
+    x = rng.standard_normal((8, 4)).astype("float32")
+    y = (rng.random((8, 1)) > 0.5).astype("float32")
+    weight = rng.random(8).astype("float32")
+    expected = theirs.evaluate(x, y, sample_weight=weight, verbose=0, return_dict=True)
+    got = ours.evaluate(x, y, sample_weight=weight, verbose=0, return_dict=True)
+    # weighted_accuracy was dropped on saving and on loading
+    assert set(got) == set(expected) == {"loss", "accuracy", "weighted_accuracy"}
+    for name in expected:
+        assert got[name] == pytest.approx(expected[name], rel=1e-5), name
+
 def test_neuralab_zip_under_a_keras_name_still_loads(tmp_path, rng):
     from neuralab.models.saving import model_to_bytes
 

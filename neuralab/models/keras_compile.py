@@ -84,8 +84,9 @@ def keras_compile_config(model, legacy: bool = False) -> dict | None:
         optimizer = _optimizer_to_keras(optimizers_module.serialize(model.optimizer), legacy)
         losses = [None if loss is None else _loss_to_keras(losses_module.serialize(loss), legacy)
                   for loss in model.compiled_losses]
-        metrics = [[name for name in (metrics_module.serialize(m) for m in ms) if isinstance(name, str)]
-                   for ms in model._metric_specs]
+        metrics, weighted = ([[name for name in (metrics_module.serialize(m) for m in ms)
+                               if isinstance(name, str)] for ms in specs]
+                             for specs in (model._metric_specs, model._weighted_specs))
     except (ValueError, TypeError):
         return None
     if optimizer is None or not losses or any(loss is False for loss in losses):
@@ -94,7 +95,8 @@ def keras_compile_config(model, legacy: bool = False) -> dict | None:
               "loss_weights": None if all(w == 1 for w in model._loss_weights)
               else list(model._loss_weights),
               "metrics": (metrics[0] if len(metrics) == 1 else metrics) if metrics else None,
-              "weighted_metrics": None}
+              "weighted_metrics": (weighted[0] if len(weighted) == 1 else weighted)
+              if any(weighted) else None}
     if legacy:
         return {**config, "optimizer_config": optimizer}
     return {"optimizer": optimizer, **config, "run_eagerly": False, "steps_per_execution": 1,
@@ -102,6 +104,15 @@ def keras_compile_config(model, legacy: bool = False) -> dict | None:
 
 
 # -- Keras -> neuralab ---------------------------------------------------------------------
+def _metrics_from_keras(metrics, key: str, metrics_module) -> list:
+    """A ``compile_config``'s ``metrics``/``weighted_metrics``: a list, or a list per output."""
+    if isinstance(metrics, list) and metrics and isinstance(metrics[0], list):
+        return [[_accepted(m, metrics_module) for m in ms] for ms in metrics]
+    if isinstance(metrics, list):
+        return [_accepted(m, metrics_module) for m in metrics]
+    raise ValueError(f"{key} given as {type(metrics).__name__}")
+
+
 def _plain(spec):
     """A Keras object dict as neuralab's ``{"class_name", "config"}`` (strings unchanged)."""
     if isinstance(spec, dict) and "class_name" in spec:
@@ -162,15 +173,10 @@ def compile_from_keras(model, config: dict, where: str, legacy: bool = False,
             losses = [None if x is None else _accepted(x, losses_module) for x in loss]
         else:
             losses = None if loss is None else _accepted(loss, losses_module)
-        metrics = config.get("metrics") or []
-        if isinstance(metrics, list) and metrics and isinstance(metrics[0], list):
-            metrics = [[_accepted(m, metrics_module) for m in ms] for ms in metrics]
-        elif isinstance(metrics, list):
-            metrics = [_accepted(m, metrics_module) for m in metrics]
-        else:
-            raise ValueError(f"metrics given as {type(metrics).__name__}")
+        metrics, weighted = (_metrics_from_keras(config.get(key) or [], key, metrics_module)
+                             for key in ("metrics", "weighted_metrics"))
         model.compile(optimizer=optimizer, loss=losses, metrics=metrics,
-                      loss_weights=config.get("loss_weights"))
+                      loss_weights=config.get("loss_weights"), weighted_metrics=weighted)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         warnings.warn(f"{where}: the model is loaded uncompiled, its compile settings cannot be "
                       f"rebuilt ({type(error).__name__}: {error}); call model.compile()",
