@@ -60,6 +60,30 @@ def test_non_leaf_grad_is_none_with_pytorchs_warning_unless_retained():
     assert nt.tensor([1.0]).is_leaf and nt.tensor([1.0]).grad is None  # no requires_grad: a leaf
 
 
+
+def _retained_grads(lib):
+    """A retained non-leaf's .grad after two backward passes through it, after retain_grad()
+    called once a backward already ran, and for a retained tensor the next pass misses."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    first = y.grad.tolist()
+    z.backward()
+    late = x * 3
+    (late * late).sum().backward(retain_graph=True)  # before retain_grad: not kept
+    late.retain_grad()
+    before_next = late.grad
+    (late * late).sum().backward()
+    return first, y.grad.tolist(), before_next, late.grad.tolist(), x.grad.tolist()
+
+
+def test_a_retained_non_leaf_grad_accumulates_across_backward_passes_as_in_pytorch():
+    ours, theirs = _retained_grads(nt), _retained_grads(torch)
+    assert ours == theirs == ([4.0, 8.0], [8.0, 16.0], None, [6.0, 12.0],
+                              [16.0 + 36.0, 32.0 + 72.0])
+
 def test_retain_grad_on_a_tensor_without_grad_is_an_error_as_in_pytorch():
     with pytest.raises(RuntimeError, match="requires_grad=False"):
         nt.tensor([1.0]).retain_grad()

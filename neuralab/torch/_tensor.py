@@ -229,8 +229,14 @@ class Tensor:
         return GradFn(self._t) if self._t._backward is not None else None
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
-        """Fill ``.grad`` of every leaf this tensor depends on (the engine's backward)."""
+        """Fill ``.grad`` of every leaf this tensor depends on (the engine's backward); the
+        ``.grad`` of a non-leaf after ``retain_grad()`` accumulates across calls, as a leaf's."""
+        retained = [(t, t.grad) for t in (ref() for ref in list(_RETAINED.values()))
+                    if t is not None and t.grad is not None]
         self._t.backward(None if gradient is None else _array(gradient))
+        for t, before in retained:
+            if t.grad is not before:  # reached again: the engine set this pass's gradient
+                t.grad = t.grad + before
 
     def detach(self) -> Tensor:
         return self.data
@@ -244,11 +250,12 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Let ``.grad`` of this non-leaf tensor return its gradient after ``backward()``
-        (the gradient of the latest backward pass; a no-op on leaves)."""
+        (summed over the backward passes from now on, as PyTorch; a no-op on leaves)."""
         t = self._t
         if not t.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if t._backward is not None and not _is_retained(t):
+            t.grad = None  # an earlier backward's gradient was not retained
             key = builtins.id(t)
             _RETAINED[key] = weakref.ref(t, lambda _, key=key: _RETAINED.pop(key, None))
 
