@@ -284,14 +284,10 @@ class Registry:
     def serialize(self, obj: Any) -> dict:
         """``{"class_name": ..., "config": obj.get_config()}``, plus ``"registered_name"``
         (``"pkg>Name"``) for a class registered with ``register_keras_serializable``."""
-        if inspect.isclass(obj) or not callable(getattr(obj, "get_config", None)):
+        if not has_config(obj):
             raise TypeError(f"Cannot serialize {self.kind} {obj!r}: it needs a get_config() "
                             "method")
-        cls = type(obj)
-        config = {"class_name": cls.__name__, "config": obj.get_config()}
-        if saving.is_registered(cls):
-            config["registered_name"] = saving.get_registered_name(cls)
-        return config
+        return serialize_object(obj)
 
     def deserialize(self, config: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
         """Rebuild an object from :meth:`serialize`'s dict (or a name, or ``None``).
@@ -316,3 +312,17 @@ class Registry:
         with saving.load_scope(custom_objects):
             return self._build(obj, name, dict(config.get("config") or {}))
 
+
+def has_config(obj: Any) -> bool:
+    """Whether ``obj`` is an instance (not a class) with a ``get_config()`` method."""
+    return not inspect.isclass(obj) and callable(getattr(obj, "get_config", None))
+
+
+def serialize_object(obj: Any) -> dict:
+    """``{"class_name": ..., "config": obj.get_config()}``, plus ``"registered_name"``
+    (``"pkg>Name"``) when its class is registered with ``register_keras_serializable``."""
+    cls = type(obj)
+    config = {"class_name": cls.__name__, "config": obj.get_config()}
+    if saving.is_registered(cls):
+        config["registered_name"] = saving.get_registered_name(cls)
+    return config

@@ -29,9 +29,9 @@ from typing import cast
 
 import numpy as np
 
-from .. import backend, initializers, regularizers, saving
+from .. import backend, initializers, regularizers
 from ..parameter import Parameter
-from ..registry import Registry
+from ..registry import Registry, has_config, serialize_object
 from ..symbolic import KerasTensor, infer_output_shapes, is_symbolic, record_layer_call
 from ..tensor import Tensor
 
@@ -69,18 +69,15 @@ def serialize(layer: Layer) -> dict:
 
 
 def _plain_config(value):
-    """``value`` with the objects inside it replaced by their ``{"class_name", "config"}``."""
-    if isinstance(value, Layer):
-        return serialize(value)
+    """``value`` with the objects inside it (layers, regularizers, ...: anything with
+    ``get_config``) replaced by their serialized ``{"class_name", "config"}`` dicts."""
     if isinstance(value, dict):
         return {k: _plain_config(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain_config(v) for v in value]
-    if not inspect.isclass(value) and callable(getattr(value, "get_config", None)):
-        spec = {"class_name": type(value).__name__, "config": _plain_config(value.get_config())}
-        if saving.is_registered(type(value)):
-            spec["registered_name"] = saving.get_registered_name(type(value))
-        return spec
+    if has_config(value):
+        spec = serialize_object(value)
+        return {**spec, "config": _plain_config(spec["config"])}
     return value
 
 
