@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .registry import Registry
 
 __all__ = [
@@ -157,10 +158,18 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, x, out=None):
-        return relu_into(x, _buffer(x, out))
+        out = _buffer(x, out)
+        parallel.map_rows(relu_into, x, out)
+        return out
 
     def backward(self, dout, y, out=None):
-        return np.multiply(dout, y > 0, out=_buffer(y, out))
+        out = _buffer(y, out)
+        parallel.map_rows(_relu_backward, dout, y, out)
+        return out
+
+
+def _relu_backward(dout: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(dout, y > 0, out=out)
 
 
 class LeakyReLU(Activation):

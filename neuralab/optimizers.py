@@ -30,7 +30,7 @@ from typing import cast
 
 import numpy as np
 
-from . import backend, schedules
+from . import backend, parallel, schedules
 from .parameter import Parameter
 from .registry import Registry
 
@@ -55,16 +55,34 @@ class _Run:
     ``slots`` holds the optimizer state views; ``tmp`` is scratch space of the same size, so
     an update allocates nothing (temporaries of a million floats cost page faults)."""
 
-    __slots__ = ("params", "w", "g", "slots", "tmp")
+    __slots__ = ("params", "w", "g", "slots", "tmp", "_pieces")
 
     def __init__(self, params, w, g, slots, tmp):
         self.params, self.w, self.g, self.slots, self.tmp = params, w, g, slots, tmp
+        self._pieces: dict[int, list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray],
+                                            np.ndarray]]] = {}
+
+    def pieces(self, parts: int) -> list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray],
+                                               np.ndarray]]:
+        """``(w, g, slots, tmp)`` of each of ``parts`` consecutive slices of the run."""
+        pieces = self._pieces.get(parts)
+        if pieces is None:
+            pieces = self._pieces[parts] = [
+                (self.w[a:b], self.g[a:b], {k: v[a:b] for k, v in self.slots.items()},
+                 self.tmp[a:b]) for a, b in parallel.bounds(self.w.size, parts)]
+        return pieces
 
 
 class Optimizer:
-    """Base class. Subclasses list their state in ``slot_names`` and implement ``_update``."""
+    """Base class. Subclasses list their state in ``slot_names`` and implement ``_update``.
+
+    A subclass whose ``_update`` is elementwise (each weight's new value depends only on
+    its own gradient and state, no sums over the run) sets ``elementwise = True``: its
+    large runs are then updated in slices on :mod:`neuralab.parallel`'s threads, with the
+    same result as in one piece."""
 
     slot_names: tuple[str, ...] = ()
+    elementwise = False
     _EXTRA_KWARGS = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "name", "params")
 
     def __init__(self, learning_rate=0.001, *, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -132,8 +150,23 @@ class Optimizer:
         self._clip(runs)
         t = self.iterations + 1
         for run in runs:
-            self._update(run.w, run.g, run.slots, run.tmp, lr, t)
+            self._update_run(run, lr, t)
         self.iterations = t
+
+    def _update_run(self, run: _Run, lr: float, t: int) -> None:
+        """``_update`` on a run: in slices on several threads where it is elementwise and
+        large (:func:`neuralab.parallel.parts_for`), else in one piece."""
+        parts = parallel.parts_for(run.w.size) if self.elementwise else 1
+        if parts == 1:
+            self._update(run.w, run.g, run.slots, run.tmp, lr, t)
+            return
+        pieces = run.pieces(parts)
+
+        def piece(i: int) -> None:
+            w, g, slots, tmp = pieces[i]
+            self._update(w, g, slots, tmp, lr, t)
+
+        parallel.run_parts(piece, parts)
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras style: ``apply_gradients(zip(grads, params))``."""
@@ -311,6 +344,8 @@ class SGD(Optimizer):
     (PyTorch's form; with a constant rate it equals Keras' ``v = momentum v - lr g``).
     """
 
+    elementwise = True
+
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kw):
         super().__init__(learning_rate, **kw)
         self.momentum = _check("momentum", momentum, 0.0, 1.0)
@@ -343,6 +378,8 @@ class RMSprop(Optimizer):
     """``s = rho s + (1 - rho) g^2``; ``w -= lr g / (sqrt(s) + eps)`` (eps outside the root,
     as in PyTorch). ``centered`` subtracts the squared running mean of g; ``momentum``
     accumulates the scaled step."""
+
+    elementwise = True
 
     def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kw):
@@ -391,6 +428,8 @@ class Adagrad(Optimizer):
     """``s += g^2``; ``w -= lr g / (sqrt(s) + eps)``; ``s`` starts at
     ``initial_accumulator_value`` (Keras default 0.1)."""
 
+    elementwise = True
+
     slot_names = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1,
@@ -427,6 +466,8 @@ class Adam(Optimizer):
 
     ``amsgrad`` uses the running maximum of v. Keras default ``epsilon=1e-7``.
     """
+
+    elementwise = True
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kw):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .tensor import Tensor
 
 
@@ -84,10 +85,10 @@ class Parameter(Tensor):
         ``zero_grad``."""
         target = self._grad.reshape(a.shape[0], b.shape[1])  # a view: the gradient is contiguous
         if self._stale:
-            np.matmul(a, b, out=target)
+            parallel.matmul(a, b, out=target)
             self._stale = False
         else:
-            target += a @ b
+            target += parallel.matmul(a, b, out=np.empty_like(target))
 
     def accumulate_sum(self, x: np.ndarray, axis) -> None:
         """``grad += x.sum(axis)``, e.g. a bias gradient from (N, units) upstream grads."""

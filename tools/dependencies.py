@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1] / "neuralab"
 
 LAYERS = [
     ("core", {"backend", "errors", "registry", "saving", "io_utils", "utils", "tensor",
-              "parameter", "symbolic", "ops", "activations", "initializers", "regularizers",
+              "parameter", "parallel", "symbolic", "ops", "activations", "initializers", "regularizers",
               "functional", "losses", "metrics", "optimizers", "schedules", "datasets"}),
     ("layers", {"layers"}),
     ("training", {"training", "callbacks", "tensorboard"}),

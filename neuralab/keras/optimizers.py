@@ -132,7 +132,7 @@ class _KerasOptimizer(Optimizer):
             self._apply_weight_decay(runs, lr)
         t = self.iterations + 1
         for run in runs:
-            self._update(run.w, run.g, run.slots, run.tmp, lr, t)
+            self._update_run(run, lr, t)
         if self.use_ema:
             self._update_average(runs)
         self.iterations = t

@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as fn
+from .. import parallel
 from .base import Layer, register, to_tuple
 from .dense import KernelMixin
 
@@ -80,9 +81,26 @@ def matmul_long(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     k = a.shape[1]
     if min(out.shape) > 16 or k <= 8192:
         return np.matmul(a, b, out=out)
-    np.matmul(a[:, :4096], b[:4096], out=out)
-    for start in range(4096, k, 4096):
-        out += a[:, start:start + 4096] @ b[start:start + 4096]
+    starts = range(0, k, 4096)
+    parts = parallel.parts_for_items(len(starts))
+    if parts == 1:
+        np.matmul(a[:, :4096], b[:4096], out=out)
+        for start in starts[1:]:
+            out += a[:, start:start + 4096] @ b[start:start + 4096]
+        return out
+    # on several threads: every slice's product kept, then summed in slice order as above
+    products = np.empty((len(starts),) + out.shape, out.dtype)
+
+    def slices(part: int) -> None:
+        lo, hi = parallel.bounds(len(starts), parts, align=1)[part]
+        for i in range(lo, hi):
+            np.matmul(a[:, starts[i]:starts[i] + 4096], b[starts[i]:starts[i] + 4096],
+                      out=products[i])
+
+    parallel.run_parts(slices, parts)
+    np.copyto(out, products[0])
+    for product in products[1:]:
+        out += product
     return out
 
 
@@ -205,20 +223,29 @@ class Conv2D(KernelMixin, Layer):
         else:
             # one block of output columns at a time, so that the block of W_cat @ X
             # (which reads smax columns past the block) is still in cache for the sums
+            # (the blocks are independent: neuralab.parallel's threads share them out)
             w_cat = kernel.transpose(0, 1, 3, 2).reshape(len(shifts) * f, c)
             smax, block = shifts[-1], min(p, CONV_BLOCK)
-            y_block = self._buffer("y_all", (len(shifts) * f, block + smax), self.dtype)
-            for start in range(0, p, block):
-                stop = min(start + block, p)
-                y_all = y_block[:, :stop - start + smax]
-                np.matmul(w_cat, xf[:, start:stop + smax], out=y_all)
-                head = full[:, start:stop]
-                if self.use_bias:
-                    np.add(y_all[:f, :stop - start], self.bias.data[:, None], out=head)
-                else:
-                    np.copyto(head, y_all[:f, :stop - start])
-                for b, s in enumerate(shifts[1:], start=1):
-                    head += y_all[b * f:(b + 1) * f, s:s + stop - start]
+            starts = range(0, p, block)
+            parts = parallel.parts_for_items(len(starts))
+            y_blocks = [self._buffer(f"y_all{i}", (len(shifts) * f, block + smax), self.dtype)
+                        for i in range(parts)]
+
+            def blocks(part: int) -> None:
+                lo, hi = parallel.bounds(len(starts), parts, align=1)[part]
+                for start in starts[lo:hi]:
+                    stop = min(start + block, p)
+                    y_all = y_blocks[part][:, :stop - start + smax]
+                    np.matmul(w_cat, xf[:, start:stop + smax], out=y_all)
+                    head = full[:, start:stop]
+                    if self.use_bias:
+                        np.add(y_all[:f, :stop - start], self.bias.data[:, None], out=head)
+                    else:
+                        np.copyto(head, y_all[:f, :stop - start])
+                    for b, s in enumerate(shifts[1:], start=1):
+                        head += y_all[b * f:(b + 1) * f, s:s + stop - start]
+
+            parallel.run_parts(blocks, parts)
             self._cols = None
         # backward: a full convolution over shifted copies of dZ moves less data than
         # scattering the blocks of W dZ once C >= F (and it needs X, not cols, for dW)
@@ -360,28 +387,39 @@ class Conv2D(KernelMixin, Layer):
         shifts, f = self._shift_list, self.filters
         rows, smax = len(shifts) * f, shifts[-1]
         block = min(m, CONV_BLOCK)
-        dcols = self._buffer("dcols", (rows, block), self.dtype)
+        starts = range(0, m, block)
+        parts = parallel.parts_for_items(len(starts))  # threads share the blocks out
+        dcols = [self._buffer(f"dcols{i}", (rows, block), self.dtype) for i in range(parts)]
         kernel = self.kernel
-        dw_t = part = None
+        dw_t = dw_blocks = None
         if kernel.trainable:
-            # dcols @ X^T runs about twice as fast in OpenBLAS as X @ dcols^T
+            # dcols @ X^T runs about twice as fast in OpenBLAS as X @ dcols^T; each block's
+            # product is kept and they are summed in block order, whatever the threads
             dw_t = self._buffer("dw", (rows, c), self.dtype)
-            part = self._buffer("dw_part", (rows, c), self.dtype)
+            dw_blocks = self._buffer("dw_blocks", (len(starts), rows, c), self.dtype)
         dxf = w_dx = None
         if not self.skip_input_grad:
             w_dx = self._kernel_4d().transpose(2, 0, 1, 3).reshape(c, rows)
             dxf = self._buffer("dxf", (c, m), self.dtype)
-        for start in range(0, m, block):
-            stop = min(start + block, m)
-            d = dcols[:, :stop - start]
-            for b, s in enumerate(shifts):  # padded: (F, smax + M), dZ its last M columns
-                d[b * f:(b + 1) * f] = padded[:, smax - s + start:smax - s + stop]
-            if dw_t is not None:
-                np.matmul(d, self._xf[:, start:stop].T, out=part if start else dw_t)
-                if start:
-                    dw_t += part
-            if dxf is not None:
-                np.matmul(w_dx, d, out=dxf[:, start:stop])
+
+        def blocks(part: int) -> None:
+            lo, hi = parallel.bounds(len(starts), parts, align=1)[part]
+            for k in range(lo, hi):
+                start = starts[k]
+                stop = min(start + block, m)
+                d = dcols[part][:, :stop - start]
+                for b, s in enumerate(shifts):  # padded: (F, smax + M), dZ its last M columns
+                    d[b * f:(b + 1) * f] = padded[:, smax - s + start:smax - s + stop]
+                if dw_blocks is not None:
+                    np.matmul(d, self._xf[:, start:stop].T, out=dw_blocks[k])
+                if dxf is not None:
+                    np.matmul(w_dx, d, out=dxf[:, start:stop])
+
+        parallel.run_parts(blocks, parts)
+        if dw_t is not None and dw_blocks is not None:
+            np.copyto(dw_t, dw_blocks[0])
+            for k in range(1, len(starts)):
+                dw_t += dw_blocks[k]
         if dw_t is not None:
             kernel.accumulate(dw_t.reshape(self.kernel_size[0], self.kernel_size[1], f, c)
                               .transpose(0, 1, 3, 2).reshape(kernel.shape))

@@ -6,7 +6,7 @@ from typing import cast
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import activations, initializers, parallel, regularizers
 from .base import Layer, register
 
 
@@ -125,7 +125,7 @@ class Dense(KernelMixin, Layer):
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
         z = self._buffer("z", (x2.shape[0], self.units), self.dtype)
-        np.matmul(x2, self.kernel.data, out=z)
+        parallel.matmul(x2, self.kernel.data, out=z)
         if self.use_bias:
             z += self.bias.data
         self.x = x2
@@ -147,7 +147,7 @@ class Dense(KernelMixin, Layer):
         if self.skip_input_grad:
             return None
         dx = self._buffer("dx", self.x.shape, self.dtype)
-        np.matmul(dz, self.kernel.data.T, out=dx)
+        parallel.matmul(dz, self.kernel.data.T, out=dx)
         return dx.reshape(self._x_shape)
 
     def get_config(self):

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .. import callbacks as callbacks_module
+from .. import parallel
 from ..datasets.batching import RowGatherer, batch_slices
 from .batches import ArrayBatches, IterableBatches, batch_source, is_batch_source
 from .data import prepare_inputs, prepare_sample_weights, prepare_targets
@@ -196,8 +197,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
     logs: dict = {}
     try:
         # overflow shows up as a NaN/inf loss, which stops training with a clear message;
-        # numpy's own RuntimeWarnings about it would only add noise
-        with np.errstate(over="ignore", invalid="ignore"):
+        # numpy's own RuntimeWarnings about it would only add noise. BLAS stays on the
+        # calling thread: neuralab's threads share the cores (neuralab.parallel)
+        with np.errstate(over="ignore", invalid="ignore"), parallel.blas_on_one_thread():
             cbs.on_train_begin(logs)
             for epoch in range(initial_epoch, epochs):
                 logs = _train_epoch(model, train, cbs, history, epoch)
@@ -286,7 +288,8 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
     cbs.call("on_test_begin", None)
     model.set_buffer_reuse(True)
     try:
-        logs = _run_test_loop(model, batches, cbs if callbacks else None)
+        with parallel.blas_on_one_thread():
+            logs = _run_test_loop(model, batches, cbs if callbacks else None)
     finally:
         model.set_buffer_reuse(False)
     cbs.call("on_test_end", logs)
