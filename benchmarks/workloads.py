@@ -243,24 +243,44 @@ def run_blas_floor(name: str, quick: bool = False) -> float:
     operands = [(rng.standard_normal((m, k)).astype(np.float32),
                  rng.standard_normal((k, n)).astype(np.float32),
                  np.empty((m, n), np.float32)) for m, k, n in shapes]
+    # the evaluation's forward products (W2 evaluates after its epoch, as the others time)
+    forward = [operands[i] for i in sorted(_forward_indices(name))]
     epochs, n_samples = epochs_of(spec, quick)
     steps = epochs * -(-n_samples // spec["batch"])
+    eval_steps = epochs * -(-spec.get("n_eval", 0) // spec["batch"])
     for a, b, out in operands:
         np.matmul(a, b, out=out)
     start = time.perf_counter()
     for _ in range(steps):
         for a, b, out in operands:
             np.matmul(a, b, out=out)
+    for _ in range(eval_steps):
+        for a, b, out in forward:
+            np.matmul(a, b, out=out)
     return time.perf_counter() - start
+
+
+def _forward_indices(name: str) -> set[int]:
+    """Positions of the forward products ``x @ W`` in :func:`gemm_shapes`' list."""
+    spec = WORKLOADS[name]
+    indices, i = set(), 0
+    for layer in range(len(spec["hidden"]) + 1):
+        indices.add(i)
+        i += 2 if layer == 0 else 3
+    return indices
 
 
 def gemm_gflops(name: str) -> float:
     """GFLOP/s of the workload's matrix products on this machine."""
     spec = WORKLOADS[name]
-    flops = sum(2 * m * k * n for m, k, n in gemm_shapes(name))
+    shapes = gemm_shapes(name)
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+    eval_flops = sum(2 * m * k * n for i, (m, k, n) in enumerate(shapes)
+                     if i in _forward_indices(name))
     epochs, n_samples = epochs_of(spec, False)
     steps = epochs * -(-n_samples // spec["batch"])
-    return flops * steps / run_blas_floor(name) / 1e9
+    eval_steps = epochs * -(-spec.get("n_eval", 0) // spec["batch"])
+    return (flops * steps + eval_flops * eval_steps) / run_blas_floor(name) / 1e9
 
 
 SYSTEMS = {
