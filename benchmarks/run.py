@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,8 @@ def main(argv=None) -> int:
         if name not in WORKLOADS and name not in SYSTEMS:
             parser.error(f"unknown workload or system {name!r}; workloads: {list(WORKLOADS)}, "
                          f"systems: {list(SYSTEMS)}")
+    # a SIGTERM unwinds like Ctrl-C, so the worktree below is removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="neuralab-compare-") as scratch:
         roots = {}
         if args.compare:
