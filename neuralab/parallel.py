@@ -31,10 +31,12 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported when the first pool is made: `import neuralab` stays light
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["get_num_threads", "set_num_threads", "parts_for", "bounds", "run_parts",
            "blas_on_one_thread", "matmul", "parts_for_items", "map_rows", "MIN_PART",
@@ -122,6 +124,7 @@ def bounds(size: int, parts: int, align: int = 16) -> list[tuple[int, int]]:
 
 
 def _get_pool(workers: int) -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
     global _pool, _pool_owner
     owner = (os.getpid(), workers)
     if _pool is None or _pool_owner != owner:
