@@ -62,7 +62,10 @@ _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_owner = (0, 0)  # (pid, workers) the pool was made for: a forked child makes its own
 _blas_controller = None
-_blas_limited = 0  # depth of blas_on_one_thread regions
+_blas_limited = 0  # blas_on_one_thread regions open, in any thread
+_blas_limiter = None  # threadpoolctl's limiter of the outermost region: restores on the last exit
+_blas_lock = threading.Lock()
+_local = threading.local()  # .in_part: this thread runs a part of run_parts
 
 
 def _default_threads() -> int:
@@ -138,17 +141,27 @@ def _get_pool(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
+def _in_part(fn: Callable[[int], T], i: int) -> T:
+    _local.in_part = True
+    try:
+        return fn(i)
+    finally:
+        _local.in_part = False
+
+
 def run_parts(fn: Callable[[int], T], parts: int) -> list[T]:
     """``[fn(0), ..., fn(parts - 1)]``, run at the same time on ``parts`` threads (the
     calling one included). An exception in any part is raised here, after every part
     has finished (so no part still writes into arrays the caller goes on to use)."""
-    if parts <= 1:
-        return [fn(0)]
+    if parts <= 1 or getattr(_local, "in_part", False):
+        # a part that splits its own work runs it in line: the pool's threads never wait
+        # on the pool (no deadlock)
+        return [fn(i) for i in range(parts)]
     pool = _get_pool(parts - 1)
-    futures = [pool.submit(fn, i) for i in range(1, parts)]
+    futures = [pool.submit(_in_part, fn, i) for i in range(1, parts)]
     first: BaseException | None = None
     try:
-        results = [fn(0)]
+        results = [_in_part(fn, 0)]
     except BaseException as error:  # noqa: BLE001 - re-raised below, after the other parts
         first, results = error, [None]  # type: ignore[list-item]
     for future in futures:
@@ -166,25 +179,32 @@ def run_parts(fn: Callable[[int], T], parts: int) -> list[T]:
 def blas_on_one_thread() -> Iterator[None]:
     """Inside: BLAS products run on the thread that calls them, and :func:`matmul` splits
     large ones over neuralab's threads. A no-op with one thread, or without the
-    ``threadpoolctl`` package (BLAS keeps its own threads then)."""
-    global _blas_controller, _blas_limited
-    if get_num_threads() == 1:
+    ``threadpoolctl`` package (BLAS keeps its own threads then), and outside the main
+    thread: the limit is process-wide, and OpenBLAS ignores a request to raise its thread
+    count again from any other thread (measured: 0.3.31), so a region there could not put
+    the old limit back. Nested regions put it back when the outermost closes."""
+    global _blas_controller, _blas_limited, _blas_limiter
+    if get_num_threads() == 1 or threading.current_thread() is not threading.main_thread():
         yield
         return
-    try:
-        if _blas_controller is None:
-            from threadpoolctl import ThreadpoolController
-            _blas_controller = ThreadpoolController()
-        limit = _blas_controller.limit(limits=1, user_api="blas")
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        yield
-        return
-    with limit:
+    with _blas_lock:
+        if _blas_limited == 0:
+            try:
+                if _blas_controller is None:
+                    from threadpoolctl import ThreadpoolController
+                    _blas_controller = ThreadpoolController()
+                _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+            except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+                _blas_limiter = None
         _blas_limited += 1
-        try:
-            yield
-        finally:
+    try:
+        yield
+    finally:
+        with _blas_lock:
             _blas_limited -= 1
+            if _blas_limited == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:

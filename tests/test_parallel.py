@@ -257,3 +257,42 @@ def test_a_forked_child_makes_its_own_pool(threads):
     assert parallel.run_parts(lambda i: i, 2) == [0, 1]  # the parent's pool exists
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.map(_parts_in_child, [0]) == [[0, 10]]
+
+
+def test_a_part_that_splits_its_own_work_runs_it_in_line(threads):
+    threads(2)
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(parallel.run_parts(
+        lambda i: (parallel.run_parts(lambda j: (i, j, threading.get_ident()), 2)), 2)))
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "nested run_parts deadlocked"
+    (outer,) = result
+    assert [[(i, j) for i, j, _ in inner] for inner in outer] == [[(0, 0), (0, 1)],
+                                                                  [(1, 0), (1, 1)]]
+    for inner in outer:  # each part's own parts ran on the part's thread
+        assert len({ident for _, _, ident in inner}) == 1
+
+
+def test_a_blas_region_outside_the_main_thread_leaves_blas_alone(threads):
+    # OpenBLAS does not raise its thread count again when asked from another thread, so a
+    # region there would leave the whole process on one BLAS thread after it closed
+    from threadpoolctl import threadpool_limits
+    threads(2)
+    seen: list = []
+
+    def other():
+        with parallel.blas_on_one_thread():
+            seen.append((_blas_threads(), parallel.parts_for_items(4)))
+
+    with threadpool_limits(2, user_api="blas"):
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=60)
+        assert seen == [(2, 1)]
+        assert _blas_threads() == 2
+        with parallel.blas_on_one_thread():  # nested regions in the main thread
+            with parallel.blas_on_one_thread():
+                assert _blas_threads() == 1
+            assert _blas_threads() == 1
+        assert _blas_threads() == 2
