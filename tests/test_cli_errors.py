@@ -206,13 +206,24 @@ sys.meta_path.insert(0, Stall())
 """
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT at its default and not blocked, as an interactive
+    shell starts a program. The suite's own disposition must not leak in: run as a
+    background job of a non-interactive shell (`bash .ci/run &`), the whole process tree
+    ignores SIGINT (POSIX), and a child that inherits that finishes its imports untouched
+    (exit 0, no output)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted_while_importing(tmp_path, command):
     """``(exit code, stderr)`` of ``command`` given a Ctrl-C while it imports neuralab."""
     (tmp_path / "sitecustomize.py").write_text(STALL_IMPORT)
     env = {**os.environ, "NEURALAB_DEBUG": "",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     with subprocess.Popen(command, cwd=tmp_path, env=env, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=_as_from_a_terminal) as proc:
         assert proc.stdout.readline() == "importing\n", proc.communicate(timeout=60)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
