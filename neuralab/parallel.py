@@ -1,28 +1,36 @@
-"""Elementwise work split over CPU cores: a few threads, fixed slices, exact results.
+"""A training step's work shared out over the CPU cores: a few threads, fixed pieces.
 
-NumPy runs one ufunc on one core; BLAS products already use several. On a laptop's
-2-8 cores the rest of a training step (the optimizer's dozen passes over every weight,
-the divergence check) leaves all but one core idle. :func:`run_parts` calls ``fn(i)`` for
-``i`` in ``range(parts)``, part 0 on the calling thread and the others on a small pool
-(NumPy releases the GIL inside its loops, so the parts run at the same time).
+NumPy runs one ufunc on one core, and on a laptop's 2-8 cores the rest of a training step
+(the optimizer's dozen passes over every weight, a convolution's shifted sums) leaves all
+but one core idle. :func:`run_parts` calls ``fn(i)`` for ``i`` in ``range(parts)``, part
+0 on the calling thread and the others on a small pool (NumPy and BLAS release the GIL
+inside their loops, so the parts run at the same time).
 
-Only *elementwise* work is split here, so a result does not depend on the number of
-threads: every element is computed by the same operations whichever slice holds it
-(IEEE add, multiply, divide and sqrt are correctly rounded, in SIMD lanes or not).
+What is split, and what that does to the numbers:
+
+* elementwise passes (:func:`map_rows`, the optimizers' slices: see
+  ``Optimizer.elementwise``) give the one-thread result bit for bit: every element is
+  computed by the same operations whichever slice holds it (IEEE add, multiply, divide
+  and sqrt are correctly rounded, in SIMD lanes or not);
+* independent blocks whose partial sums the caller adds in a fixed order (a convolution's
+  column blocks, :func:`parts_for_items`) also give the one-thread result bit for bit;
+* a product split by output rows (:func:`matmul`) matches the one-thread product to
+  rounding only (OpenBLAS picks its kernels by shape), and repeats exactly for a given
+  number of threads.
 
 The number of threads follows PyTorch's convention::
 
     neuralab.parallel.set_num_threads(1)   # what torch.set_num_threads does
     NEURALAB_NUM_THREADS=2 python train.py # else OMP_NUM_THREADS, else the usable cores
 
-Slices are at least ``MIN_PART`` elements: below that the threads' hand-overs cost more
-than they save.
+A hand-over to another thread costs tens of microseconds, so pieces have a minimum size
+(``MIN_PART``, ``MIN_ROWS_PART``, ``MIN_PRODUCT``, measured on a 2-core machine).
 
 BLAS. OpenBLAS runs a product on its own threads, which then spin for a while waiting for
 the next one: on the cores neuralab's threads want. :func:`blas_on_one_thread` (the
 training loops enter it when there is more than one thread) keeps each product on the
-calling thread, and :func:`matmul` splits a large product's output rows over neuralab's
-threads instead, so the cores take turns at products and at elementwise work.
+calling thread, and neuralab's threads share the products out instead, so the cores take
+turns at products and at elementwise work.
 """
 
 from __future__ import annotations
