@@ -4,6 +4,10 @@ medians and the after/before ratio with the spread of the paired rounds.
 
     git worktree add /tmp/before <commit>
     python benchmarks/compare_checkouts.py /tmp/before . --workloads W1,W2,W3,W4,W5 --rounds 5
+
+One thread each (on a shared machine the work done moves least). For the whole benchmark
+beside another commit, with the machine's default threads and the peers, use
+``python benchmarks/run.py --compare REF``.
 """
 
 from __future__ import annotations
