@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # imported when the first pool is made: `import neuralab` sta
     from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["get_num_threads", "set_num_threads", "parts_for", "bounds", "run_parts",
-           "blas_on_one_thread", "matmul", "parts_for_items", "map_rows", "MIN_PART",
+           "blas_on_one_thread", "matmul", "parts_for_items", "run_items", "map_rows",
+           "MIN_PART",
            "MIN_PRODUCT", "MIN_ROWS_PART"]
 
 T = TypeVar("T")
@@ -123,6 +124,19 @@ def parts_for_items(items: int) -> int:
     a convolution): one per thread inside :func:`blas_on_one_thread`, else 1 (BLAS
     threads the products itself there)."""
     return max(1, min(get_num_threads(), items)) if _blas_limited else 1
+
+
+def run_items(items: int, parts: int, fn: Callable[[int, int], object]) -> None:
+    """``fn(k, part)`` for every item ``k`` in ``range(items)``, the items dealt out in
+    ``parts`` consecutive runs, one per thread (``part`` indexes the caller's per-thread
+    scratch buffers)."""
+    spans = bounds(items, parts, align=1)
+
+    def run(part: int) -> None:
+        for k in range(*spans[part]):
+            fn(k, part)
+
+    run_parts(run, parts)
 
 
 def bounds(size: int, parts: int, align: int = 16) -> list[tuple[int, int]]:

@@ -81,26 +81,21 @@ def matmul_long(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     k = a.shape[1]
     if min(out.shape) > 16 or k <= 8192:
         return np.matmul(a, b, out=out)
+    # every slice's product kept, then summed in slice order (on any number of threads)
     starts = range(0, k, 4096)
-    parts = parallel.parts_for_items(len(starts))
-    if parts == 1:
-        np.matmul(a[:, :4096], b[:4096], out=out)
-        for start in starts[1:]:
-            out += a[:, start:start + 4096] @ b[start:start + 4096]
-        return out
-    # on several threads: every slice's product kept, then summed in slice order as above
     products = np.empty((len(starts),) + out.shape, out.dtype)
+    parallel.run_items(len(starts), parallel.parts_for_items(len(starts)),
+                       lambda i, _: np.matmul(a[:, starts[i]:starts[i] + 4096],
+                                              b[starts[i]:starts[i] + 4096], out=products[i]))
+    return sum_in_order(products, out)
 
-    def slices(part: int) -> None:
-        lo, hi = parallel.bounds(len(starts), parts, align=1)[part]
-        for i in range(lo, hi):
-            np.matmul(a[:, starts[i]:starts[i] + 4096], b[starts[i]:starts[i] + 4096],
-                      out=products[i])
 
-    parallel.run_parts(slices, parts)
-    np.copyto(out, products[0])
-    for product in products[1:]:
-        out += product
+def sum_in_order(terms: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = terms[0] + terms[1] + ...`` added left to right, so the result does not
+    depend on how many threads made the terms."""
+    np.copyto(out, terms[0])
+    for term in terms[1:]:
+        out += term
     return out
 
 
@@ -231,21 +226,20 @@ class Conv2D(KernelMixin, Layer):
             y_blocks = [self._buffer(f"y_all{i}", (len(shifts) * f, block + smax), self.dtype)
                         for i in range(parts)]
 
-            def blocks(part: int) -> None:
-                lo, hi = parallel.bounds(len(starts), parts, align=1)[part]
-                for start in starts[lo:hi]:
-                    stop = min(start + block, p)
-                    y_all = y_blocks[part][:, :stop - start + smax]
-                    np.matmul(w_cat, xf[:, start:stop + smax], out=y_all)
-                    head = full[:, start:stop]
-                    if self.use_bias:
-                        np.add(y_all[:f, :stop - start], self.bias.data[:, None], out=head)
-                    else:
-                        np.copyto(head, y_all[:f, :stop - start])
-                    for b, s in enumerate(shifts[1:], start=1):
-                        head += y_all[b * f:(b + 1) * f, s:s + stop - start]
+            def forward_block(k: int, part: int) -> None:
+                start = starts[k]
+                stop = min(start + block, p)
+                y_all = y_blocks[part][:, :stop - start + smax]
+                np.matmul(w_cat, xf[:, start:stop + smax], out=y_all)
+                head = full[:, start:stop]
+                if self.use_bias:
+                    np.add(y_all[:f, :stop - start], self.bias.data[:, None], out=head)
+                else:
+                    np.copyto(head, y_all[:f, :stop - start])
+                for b, s in enumerate(shifts[1:], start=1):
+                    head += y_all[b * f:(b + 1) * f, s:s + stop - start]
 
-            parallel.run_parts(blocks, parts)
+            parallel.run_items(len(starts), parts, forward_block)
             self._cols = None
         # backward: a full convolution over shifted copies of dZ moves less data than
         # scattering the blocks of W dZ once C >= F (and it needs X, not cols, for dW)
@@ -402,24 +396,20 @@ class Conv2D(KernelMixin, Layer):
             w_dx = self._kernel_4d().transpose(2, 0, 1, 3).reshape(c, rows)
             dxf = self._buffer("dxf", (c, m), self.dtype)
 
-        def blocks(part: int) -> None:
-            lo, hi = parallel.bounds(len(starts), parts, align=1)[part]
-            for k in range(lo, hi):
-                start = starts[k]
-                stop = min(start + block, m)
-                d = dcols[part][:, :stop - start]
-                for b, s in enumerate(shifts):  # padded: (F, smax + M), dZ its last M columns
-                    d[b * f:(b + 1) * f] = padded[:, smax - s + start:smax - s + stop]
-                if dw_blocks is not None:
-                    np.matmul(d, self._xf[:, start:stop].T, out=dw_blocks[k])
-                if dxf is not None:
-                    np.matmul(w_dx, d, out=dxf[:, start:stop])
+        def backward_block(k: int, part: int) -> None:
+            start = starts[k]
+            stop = min(start + block, m)
+            d = dcols[part][:, :stop - start]
+            for b, s in enumerate(shifts):  # padded: (F, smax + M), dZ its last M columns
+                d[b * f:(b + 1) * f] = padded[:, smax - s + start:smax - s + stop]
+            if dw_blocks is not None:
+                np.matmul(d, self._xf[:, start:stop].T, out=dw_blocks[k])
+            if dxf is not None:
+                np.matmul(w_dx, d, out=dxf[:, start:stop])
 
-        parallel.run_parts(blocks, parts)
+        parallel.run_items(len(starts), parts, backward_block)
         if dw_t is not None and dw_blocks is not None:
-            np.copyto(dw_t, dw_blocks[0])
-            for k in range(1, len(starts)):
-                dw_t += dw_blocks[k]
+            sum_in_order(dw_blocks, dw_t)
         if dw_t is not None:
             kernel.accumulate(dw_t.reshape(self.kernel_size[0], self.kernel_size[1], f, c)
                               .transpose(0, 1, 3, 2).reshape(kernel.shape))
