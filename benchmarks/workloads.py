@@ -217,37 +217,43 @@ def run_keras(name: str, quick: bool = False) -> float:
 
 
 # -- the machine's limit: GEMM throughput and the pure-GEMM time of an epoch ---------------------------------
-def gemm_shapes(name: str) -> list[tuple[int, int, int]]:
-    """(m, k, n) of every matrix product of one training step of an MLP workload."""
+def gemm_products(name: str) -> list[tuple[tuple[int, int, int], bool]]:
+    """((m, k, n), is it a forward product x @ W) of every matrix product of one training
+    step of an MLP workload."""
     spec = WORKLOADS[name]
     if spec["kind"] != "mlp":
         return []
     widths = [spec["features"]] + spec["hidden"] + [spec["classes"]]
     b = spec["batch"]
-    shapes = []
+    products = []
     for i, (a, c) in enumerate(zip(widths[:-1], widths[1:])):
-        shapes.append((b, a, c))          # forward x @ W
-        shapes.append((a, b, c))          # dW = x^T dz
+        products.append(((b, a, c), True))       # forward x @ W
+        products.append(((a, b, c), False))      # dW = x^T dz
         if i > 0:
-            shapes.append((b, c, a))      # dx = dz W^T (not needed for the first layer)
-    return shapes
+            products.append(((b, c, a), False))  # dx = dz W^T (not needed for the first layer)
+    return products
+
+
+def _steps(name: str, quick: bool) -> tuple[int, int]:
+    """(training steps, evaluation steps) of the timed run: W2 evaluates after its epoch."""
+    spec = WORKLOADS[name]
+    epochs, n_samples = epochs_of(spec, quick)
+    return (epochs * -(-n_samples // spec["batch"]),
+            epochs * -(-spec.get("n_eval", 0) // spec["batch"]))
 
 
 def run_blas_floor(name: str, quick: bool = False) -> float:
-    """Seconds of the workload's matrix products alone (float32), for one timed run."""
-    spec = WORKLOADS[name]
-    shapes = gemm_shapes(name)
-    if not shapes:
+    """Seconds of the workload's matrix products alone (float32), for one timed run: the
+    training steps' products and the evaluation's forward ones."""
+    products = gemm_products(name)
+    if not products:
         raise NotImplementedError("BLAS floor is computed for the MLP workloads")
     rng = np.random.default_rng(0)
     operands = [(rng.standard_normal((m, k)).astype(np.float32),
                  rng.standard_normal((k, n)).astype(np.float32),
-                 np.empty((m, n), np.float32)) for m, k, n in shapes]
-    # the evaluation's forward products (W2 evaluates after its epoch, as the others time)
-    forward = [operands[i] for i in sorted(_forward_indices(name))]
-    epochs, n_samples = epochs_of(spec, quick)
-    steps = epochs * -(-n_samples // spec["batch"])
-    eval_steps = epochs * -(-spec.get("n_eval", 0) // spec["batch"])
+                 np.empty((m, n), np.float32)) for (m, k, n), _ in products]
+    forward = [ops for ops, (_, is_forward) in zip(operands, products) if is_forward]
+    steps, eval_steps = _steps(name, quick)
     for a, b, out in operands:
         np.matmul(a, b, out=out)
     start = time.perf_counter()
@@ -260,26 +266,12 @@ def run_blas_floor(name: str, quick: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def _forward_indices(name: str) -> set[int]:
-    """Positions of the forward products ``x @ W`` in :func:`gemm_shapes`' list."""
-    spec = WORKLOADS[name]
-    indices, i = set(), 0
-    for layer in range(len(spec["hidden"]) + 1):
-        indices.add(i)
-        i += 2 if layer == 0 else 3
-    return indices
-
-
 def gemm_gflops(name: str) -> float:
     """GFLOP/s of the workload's matrix products on this machine."""
-    spec = WORKLOADS[name]
-    shapes = gemm_shapes(name)
-    flops = sum(2 * m * k * n for m, k, n in shapes)
-    eval_flops = sum(2 * m * k * n for i, (m, k, n) in enumerate(shapes)
-                     if i in _forward_indices(name))
-    epochs, n_samples = epochs_of(spec, False)
-    steps = epochs * -(-n_samples // spec["batch"])
-    eval_steps = epochs * -(-spec.get("n_eval", 0) // spec["batch"])
+    products = gemm_products(name)
+    flops = sum(2 * m * k * n for (m, k, n), _ in products)
+    eval_flops = sum(2 * m * k * n for (m, k, n), is_forward in products if is_forward)
+    steps, eval_steps = _steps(name, False)
     return (flops * steps + eval_flops * eval_steps) / run_blas_floor(name) / 1e9
 
 
