@@ -30,7 +30,7 @@ from typing import cast
 
 import numpy as np
 
-from . import backend, parallel, schedules
+from . import backend, kernels, parallel, schedules
 from .parameter import Parameter
 from .registry import Registry
 
@@ -498,10 +498,13 @@ class Adam(Optimizer):
     def _update(self, w, g, s, tmp, lr, t):
         g = self._gradient_for_moments(w, g, lr)
         m = s["m"]
-        v = self._moments(g, s, tmp)
         # lr/b1c * m / (sqrt(v)/sqrt(b2c) + eps) == step * m / (sqrt(v) + eps*sqrt(b2c))
         root_bias2 = math.sqrt(1 - self.beta_2 ** t)
         step = lr * root_bias2 / (1 - self.beta_1 ** t)
+        if not self.amsgrad and kernels.adam(w, g, m, s["v"], 1 - self.beta_1, 1 - self.beta_2,
+                                             self.epsilon * root_bias2, step):
+            return  # the passes below, fused in one compiled loop (same result, bit for bit)
+        v = self._moments(g, s, tmp)
         np.sqrt(v, out=tmp)
         tmp += self.epsilon * root_bias2
         np.divide(m, tmp, out=tmp)

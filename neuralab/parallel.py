@@ -46,7 +46,8 @@ import numpy as np
 if TYPE_CHECKING:  # imported when the first pool is made: `import neuralab` stays light
     from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["get_num_threads", "set_num_threads", "parts_for", "bounds", "run_parts",
+__all__ = ["get_num_threads", "set_num_threads", "parts_for", "parts_for_work", "bounds",
+           "run_parts",
            "blas_on_one_thread", "matmul", "parts_for_items", "run_items", "map_rows",
            "MIN_PART",
            "MIN_PRODUCT", "MIN_ROWS_PART"]
@@ -124,6 +125,12 @@ def parts_for_items(items: int) -> int:
     a convolution): one per thread inside :func:`blas_on_one_thread`, else 1 (BLAS
     threads the products itself there)."""
     return max(1, min(get_num_threads(), items)) if _blas_limited else 1
+
+
+def parts_for_work(multiply_adds: int) -> int:
+    """How many threads share a compiled kernel's ``multiply_adds`` (it runs without the
+    GIL): one per thread, each at least :data:`MIN_PRODUCT` of them."""
+    return max(1, min(get_num_threads(), multiply_adds // MIN_PRODUCT))
 
 
 def run_items(items: int, parts: int, fn: Callable[[int, int], object]) -> None:

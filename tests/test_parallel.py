@@ -219,7 +219,11 @@ def small_splits(monkeypatch):
 
 def test_convolutions_fit_the_same_weights_on_one_and_several_threads(threads, small_splits,
                                                                       monkeypatch):
+    """The NumPy convolution path's blocks (the compiled direct path is checked in
+    test_kernels.py)."""
+    from neuralab import kernels
     from neuralab.layers import conv as conv_module
+    monkeypatch.setattr(kernels, "_enabled", False)
     long_products = []
     original = conv_module.matmul_long
 

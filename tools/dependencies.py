@@ -6,8 +6,9 @@ above its own.
 Layers, lowest first (a module may import its own layer and those below it)::
 
     core       backend, errors, registry, saving, io_utils, utils, tensor, parameter,
-               symbolic, ops, activations, initializers, regularizers, functional,
-               losses, metrics, optimizers, schedules, datasets (data files, batching)
+               parallel, kernels (compiled C kernels), symbolic, ops, activations,
+               initializers, regularizers, functional, losses, metrics, optimizers,
+               schedules, datasets (data files, batching)
     layers     neuralab.layers
     training   neuralab.training, callbacks, tensorboard (the trainer, its loops, callbacks)
     models     neuralab.models (graphs; Model inherits the Trainer, as in Keras), gradcheck
@@ -29,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1] / "neuralab"
 
 LAYERS = [
     ("core", {"backend", "errors", "registry", "saving", "io_utils", "utils", "tensor",
-              "parameter", "parallel", "symbolic", "ops", "activations", "initializers", "regularizers",
-              "functional", "losses", "metrics", "optimizers", "schedules", "datasets"}),
+              "parameter", "parallel", "kernels", "symbolic", "ops", "activations",
+              "initializers", "regularizers", "functional", "losses", "metrics", "optimizers",
+              "schedules", "datasets"}),
     ("layers", {"layers"}),
     ("training", {"training", "callbacks", "tensorboard"}),
     ("models", {"models", "gradcheck"}),

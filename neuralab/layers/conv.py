@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as fn
-from .. import parallel
+from .. import kernels, parallel
 from .base import Layer, register, to_tuple
 from .dense import KernelMixin
 
@@ -117,8 +117,8 @@ class Conv2D(KernelMixin, Layer):
 
     #: one call's cache: y (F, N, Ho, Wo) (and z with keep_logits), the geometry and input
     #: shape, and what the chosen backward reads: cols, or the flat input xf and the shifts
-    _cache_attrs = ("y", "logits", "_g", "_x_shape", "_im2col", "_cols", "_full_conv_dx", "_p",
-                    "_shift_list", "_xf")
+    _cache_attrs = ("y", "logits", "_g", "_x_shape", "_im2col", "_direct", "_cols",
+                    "_full_conv_dx", "_p", "_shift_list", "_xf")
 
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
                  data_format: str | None = None, dilation_rate=(1, 1), activation=None,
@@ -179,7 +179,8 @@ class Conv2D(KernelMixin, Layer):
                              self.padding)
         xp = pad_channels_first(channels_first(x), g)  # (C, N, Hp, Wp)
         self._g, self._x_shape = g, x.shape
-        self._im2col = self.strides != (1, 1) or c == 1
+        self._direct = self.strides == (1, 1) and kernels.has("conv", self.dtype)
+        self._im2col = not self._direct and (self.strides != (1, 1) or c == 1)
         if self._im2col:  # the product writes the compact (F, N, Ho, Wo) output itself
             z = self._forward_strided(xp, g)
         else:
@@ -187,7 +188,8 @@ class Conv2D(KernelMixin, Layer):
             # runs there: contiguous (NumPy's loops vectorize; 2-3x slower on the strided
             # valid view) and over fewer values than the full grid
             z = self._buffer("z", (self.filters, n, g.out_h, g.out_w), self.dtype)
-            np.copyto(z, self._forward_shift(xp, g))
+            np.copyto(z, self._forward_direct(xp, g) if self._direct
+                      else self._forward_shift(xp, g))
         self.y = self._activate(z)
         return channels_last_view(self.y)
 
@@ -195,6 +197,62 @@ class Conv2D(KernelMixin, Layer):
         dh, dw = self.dilation_rate
         kh, kw = self.kernel_size
         return [i * dh * width + j * dw for i in range(kh) for j in range(kw)]
+
+    def _forward_direct(self, xp, g):
+        """Pre-activations on the full grid by the compiled direct convolution
+        (:func:`neuralab.kernels.conv`, float32, stride 1), their columns shared out over
+        the threads; returns the valid view (F, N, Ho, Wo)."""
+        c, n, hp, wp = xp.shape
+        f, m = self.filters, n * hp * wp
+        shifts = self._shifts(wp)
+        p = m - shifts[-1]
+        xf = xp.reshape(c, m)
+        shift_array = np.array(shifts, dtype=np.int64)
+        kernel = np.ascontiguousarray(self._kernel_4d()).reshape(len(shifts), c, f)
+        bias = np.ascontiguousarray(self.bias.data) if self.use_bias else None
+        full = self._buffer("full", (f, m), self.dtype)
+        self._run_columns(p, f * c * len(shifts),
+                          lambda q0, q1: kernels.conv(xf, kernel, shift_array, bias, full, q0, q1))
+        self._cols, self._full_conv_dx = None, True
+        self._p, self._shift_list, self._xf = p, shifts, xf
+        return full.reshape(f, n, hp, wp)[:, :, :g.out_h, :g.out_w]
+
+    @staticmethod
+    def _run_columns(columns: int, work_per_column: int, fn) -> None:
+        """``fn(q0, q1)`` (a kernel call, True when it ran) over consecutive spans of
+        ``range(columns)``, one per thread (a column's result does not depend on the span
+        it falls in)."""
+        spans = parallel.bounds(columns, parallel.parts_for_work(columns * work_per_column),
+                                align=64)
+        if not all(parallel.run_parts(lambda i: fn(*spans[i]), len(spans))):
+            raise RuntimeError("the compiled convolution refused its arrays (a layout it "
+                               "does not take); set NEURALAB_KERNELS=0 and report this")
+
+    def _backward_direct(self, padded, m: int, c: int):
+        """dW (one compiled pass over all columns) and, unless ``skip_input_grad``, dx as
+        (C, M): the full convolution of the row-padded dZ with the flipped kernel, by the
+        same compiled convolution as the forward."""
+        shifts, f = self._shift_list, self.filters
+        smax, nshift = shifts[-1], len(shifts)
+        dzf = padded[:, smax:]
+        kernel = self.kernel
+        if kernel.trainable:
+            dw = self._buffer("dw", (nshift, c, f), self.dtype)
+            if not kernels.conv_dw(self._xf, dzf, np.array(shifts, dtype=np.int64), dw, 0,
+                                   self._p):
+                raise RuntimeError("the compiled convolution refused its arrays; set "
+                                   "NEURALAB_KERNELS=0 and report this")
+            kernel.accumulate(dw.reshape(kernel.shape))
+        if self.skip_input_grad:
+            return None
+        # dx[c, q] = sum_b sum_f W[b, c, f] dz[f, q - s_b] = ... padded[f, q + smax - s_b]
+        w_dx = self._buffer("w_dx", (nshift, f, c), self.dtype)
+        np.copyto(w_dx, self._kernel_4d().reshape(nshift, c, f).transpose(0, 2, 1))
+        flipped = np.array([smax - s for s in shifts], dtype=np.int64)
+        dxf = self._buffer("dxf", (c, m), self.dtype)
+        self._run_columns(m, f * c * nshift,
+                          lambda q0, q1: kernels.conv(padded, w_dx, flipped, None, dxf, q0, q1))
+        return dxf
 
     def _forward_shift(self, xp, g):
         """Pre-activations (bias included) on the full grid; returns their valid view
@@ -363,8 +421,9 @@ class Conv2D(KernelMixin, Layer):
         else:
             if self.use_bias and bias.trainable:
                 bias.accumulate_sum(dzf, axis=1)
-            dxf = self._full_conv_backward(padded, m, c) \
-                if kernel.trainable or not self.skip_input_grad else None
+            backward = self._backward_direct if self._direct else self._full_conv_backward
+            dxf = backward(padded, m, c) if kernel.trainable or not self.skip_input_grad \
+                else None
             if dxf is None:
                 return None
         dxt = dxf.reshape(c, n, hp, wp)
