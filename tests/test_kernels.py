@@ -114,7 +114,8 @@ def test_adam_kernel_declines_what_it_does_not_cover():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_backward_equals_numpy_on_grid_views(dtype):
+def test_relu_backward_equals_numpy_on_grid_views(dtype, monkeypatch):
+    monkeypatch.setattr(kernels, "MIN_ELEMENTWISE", 1)
     rng = np.random.default_rng(3)
     shape = (6, 5, 7, 9)
     dout = rng.standard_normal(shape).astype(dtype)
@@ -133,7 +134,8 @@ def test_relu_backward_equals_numpy_on_grid_views(dtype):
     assert np.all(grid[:, 11:].reshape(6, 5, 9, 12)[:, :, 7:] == 0)
 
 
-def test_relu_backward_collapses_any_rank_and_declines_strided_rows():
+def test_relu_backward_collapses_any_rank_and_declines_strided_rows(monkeypatch):
+    monkeypatch.setattr(kernels, "MIN_ELEMENTWISE", 1)
     rng = np.random.default_rng(4)
     for shape in [(5,), (3, 4), (1, 1, 1), (2, 3, 4, 5, 6)]:
         d, y = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -143,6 +145,8 @@ def test_relu_backward_collapses_any_rank_and_declines_strided_rows():
     d = rng.standard_normal((4, 6))
     assert not kernels.relu_backward(d[:, ::2], d[:, ::2], np.empty((4, 3)))
     assert not kernels.relu_backward(d, d, np.empty((4, 6), np.float32))  # mixed dtypes
+    monkeypatch.setattr(kernels, "MIN_ELEMENTWISE", 100)
+    assert not kernels.relu_backward(d, d, np.empty((4, 6)))  # NumPy is quicker there
 
 
 # -- the direct convolution -------------------------------------------------------------------------
@@ -173,6 +177,19 @@ def test_conv_kernels_equal_the_float64_sums(c, f, h, dilation):
     assert kernels.conv_dw(x, dz, shifts, dw, 0, p)
     expected_dw = np.stack([x64[:, s:s + p] @ dz[:, :p].T.astype(np.float64) for s in shifts])
     np.testing.assert_allclose(dw, expected_dw, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_fused_relu_clips_below_zero_and_keeps_nan():
+    rng, m, shifts, p = _grid(3, 2, 9, 10)
+    x = rng.standard_normal((3, m)).astype(np.float32)
+    x[1, 40] = np.nan
+    w = rng.standard_normal((9, 3, 5)).astype(np.float32)
+    plain, fused = np.zeros((5, m), np.float32), np.zeros((5, m), np.float32)
+    kernels.conv(x, w, shifts, None, plain, 0, p)
+    kernels.conv(x, w, shifts, None, fused, 0, p, relu=True)
+    assert (plain < 0).any() and np.isnan(plain).any()
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(fused, np.maximum(plain, 0))  # NaN where plain is NaN
 
 
 def test_conv_columns_do_not_depend_on_the_split():

@@ -62,11 +62,15 @@ _SIGNATURES = {
 }
 #: float32 only: float64 (asked for to check gradients) takes the NumPy path
 _SIGNATURES_F32 = {
-    "conv": [_i64, _i64, _i64, _i64, _ptr, _i64, _ptr, _ptr, _i64, _ptr, _ptr, _i64],
+    "conv": [_i64, _i64, _i64, _i64, _ptr, _i64, _ptr, _ptr, _i64, _ptr, ctypes.c_int, _ptr,
+             _i64],
     "conv_dw": [_i64, _i64, _i64, _i64, _ptr, _i64, _ptr, _i64, _ptr, _i64, _ptr],
 }
 _FUNCTIONS: dict[tuple[str, np.dtype], ctypes._CFuncPtr] = {}
 _enabled = True  # set_enabled
+#: below this many values an elementwise kernel's call (strides, addresses: about 10 us)
+#: costs more than NumPy's pass, so the wrappers decline
+MIN_ELEMENTWISE = 1 << 14
 
 
 def _enabled_by_environment() -> bool:
@@ -246,7 +250,7 @@ def relu_backward(dout: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
     """``out = dout * (y > 0)`` for arrays of one shape whose axes collapse to at most
     four with contiguous rows (a convolution's valid view of its grid included)."""
     fn = _function("relu_backward", out.dtype)
-    if fn is None or dout.dtype != out.dtype or y.dtype != out.dtype \
+    if fn is None or out.size < MIN_ELEMENTWISE or dout.dtype != out.dtype or y.dtype != out.dtype \
             or dout.shape != out.shape or y.shape != out.shape:
         return False
     layout = _rows(dout, y, out)
@@ -267,10 +271,11 @@ def _rows2(a: np.ndarray) -> int | None:
 
 
 def conv(x: np.ndarray, w: np.ndarray, shifts: np.ndarray, bias: np.ndarray | None,
-         out: np.ndarray, q0: int, q1: int) -> bool:
+         out: np.ndarray, q0: int, q1: int, relu: bool = False) -> bool:
     """``out[f, q] = bias[f] + sum_{b, c} w[b, c, f] x[c, q + shifts[b]]`` for q in
     [q0, q1): a stride-1 convolution on the flattened grid (x (C, M), out (F, >= q1),
-    w (len(shifts), C, F) contiguous), summed with fused multiply-adds in (b, c) order."""
+    w (len(shifts), C, F) contiguous), summed with fused multiply-adds in (b, c) order;
+    ``relu``: store ``max(out, 0)`` instead (NaN stays NaN)."""
     fn = _function("conv", out.dtype)
     ldx, ldo = _rows2(x), _rows2(out)
     if fn is None or ldx is None or ldo is None or x.dtype != out.dtype \
@@ -278,7 +283,7 @@ def conv(x: np.ndarray, w: np.ndarray, shifts: np.ndarray, bias: np.ndarray | No
             or (bias is not None and (bias.dtype != out.dtype or not bias.flags.c_contiguous)):
         return False
     fn(x.shape[0], out.shape[0], q0, q1, _address(x), ldx, _address(w), _address(shifts),
-       len(shifts), None if bias is None else _address(bias), _address(out), ldo)
+       len(shifts), None if bias is None else _address(bias), relu, _address(out), ldo)
     return True
 
 

@@ -5,7 +5,7 @@
  *     out[f, q] = bias[f] + sum_b sum_c w[b, c, f] * x[c, q + s_b]       (q < M - s_max)
  *
  * on the full grid (columns whose window leaves the image are computed and dropped by the
- * caller). The input gradient is the same sum over dZ with the flipped kernel (a full
+ * caller), then max(., 0) when use_relu is set (a fused ReLU). The input gradient is the same sum over dZ with the flipped kernel (a full
  * convolution), and the kernel gradient is dw[b, c, f] = sum_q x[c, q + s_b] dz[f, q].
  *
  * Each output is accumulated with fused multiply-adds in a fixed order: (b, c) for conv,
@@ -19,15 +19,18 @@
 
 typedef int64_t i64;
 typedef float vec __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int32_t ivec __attribute__((vector_size(64)));
 enum { VL = 16, QV = 4, FT = 4, DW_FT = 8 };  /* tile: QV*VL columns x FT filters */
 
 static inline vec load(const float *p) { return *(const vec *)p; }
 static inline void store(float *p, vec v) { *(vec *)p = v; }
+/* max(a, 0) that keeps NaN (as NumPy's maximum): zero the lanes that are below 0 */
+static inline vec relu(vec a) { return (vec)((ivec)a & ~(a < (vec){0})); }
 
 /* One tile of QV*VL columns and FT filters, the accumulators held in registers. */
 static void conv_tile(i64 c_in, i64 nshift, const i64 *shifts, const float *x, i64 ldx,
-                      const float *w, i64 f_out, i64 f0, const float *bias, float *out,
-                      i64 ldo) {
+                      const float *w, i64 f_out, i64 f0, const float *bias, int use_relu,
+                      float *out, i64 ldo) {
     vec acc[FT][QV];
     for (int t = 0; t < FT; t++)
         for (int v = 0; v < QV; v++)
@@ -42,34 +45,37 @@ static void conv_tile(i64 c_in, i64 nshift, const i64 *shifts, const float *x, i
                 for (int v = 0; v < QV; v++) acc[t][v] += wr[t] * xv[v];
         }
     for (int t = 0; t < FT; t++)
-        for (int v = 0; v < QV; v++) store(out + (f0 + t) * ldo + v * VL, acc[t][v]);
+        for (int v = 0; v < QV; v++)
+            store(out + (f0 + t) * ldo + v * VL, use_relu ? relu(acc[t][v]) : acc[t][v]);
 }
 
 /* The same sums for a partial tile (fewer columns or filters), one value at a time. */
 static void conv_edge(i64 n, i64 c_in, i64 nshift, const i64 *shifts, const float *x,
                       i64 ldx, const float *w, i64 f_out, i64 f0, i64 ft, const float *bias,
-                      float *out, i64 ldo) {
+                      int use_relu, float *out, i64 ldo) {
     for (i64 t = 0; t < ft; t++)
         for (i64 k = 0; k < n; k++) {
             float acc = bias ? bias[f0 + t] : 0.0f;
             for (i64 b = 0; b < nshift; b++)
                 for (i64 c = 0; c < c_in; c++)
                     acc = fmaf(w[(b * c_in + c) * f_out + f0 + t], x[c * ldx + shifts[b] + k], acc);
-            out[(f0 + t) * ldo + k] = acc;
+            out[(f0 + t) * ldo + k] = use_relu && acc < 0 ? 0.0f : acc;
         }
 }
 
 void conv_f32(i64 c_in, i64 f_out, i64 q0, i64 q1, const float *x, i64 ldx, const float *w,
-              const i64 *shifts, i64 nshift, const float *bias, float *out, i64 ldo) {
+              const i64 *shifts, i64 nshift, const float *bias, int use_relu, float *out,
+              i64 ldo) {
     for (i64 q = q0; q < q1; q += QV * VL) {
         i64 n = q1 - q < QV * VL ? q1 - q : QV * VL;
         for (i64 f0 = 0; f0 < f_out; f0 += FT) {
             i64 ft = f_out - f0 < FT ? f_out - f0 : FT;
             if (n == QV * VL && ft == FT)
-                conv_tile(c_in, nshift, shifts, x + q, ldx, w, f_out, f0, bias, out + q, ldo);
+                conv_tile(c_in, nshift, shifts, x + q, ldx, w, f_out, f0, bias, use_relu,
+                          out + q, ldo);
             else
                 conv_edge(n, c_in, nshift, shifts, x + q, ldx, w, f_out, f0, ft, bias,
-                          out + q, ldo);
+                          use_relu, out + q, ldo);
         }
     }
 }

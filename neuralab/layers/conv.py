@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import activations, kernels, parallel
 from .. import functional as fn
-from .. import kernels, parallel
 from .base import Layer, register, to_tuple
 from .dense import KernelMixin
 
@@ -190,6 +190,9 @@ class Conv2D(KernelMixin, Layer):
             z = self._buffer("z", (self.filters, n, g.out_h, g.out_w), self.dtype)
             np.copyto(z, self._forward_direct(xp, g) if self._direct
                       else self._forward_shift(xp, g))
+            if self._fused_relu():  # the kernel applied it as it stored the sums
+                self.y = z
+                return channels_last_view(z)
         self.y = self._activate(z)
         return channels_last_view(self.y)
 
@@ -211,11 +214,18 @@ class Conv2D(KernelMixin, Layer):
         kernel = np.ascontiguousarray(self._kernel_4d()).reshape(len(shifts), c, f)
         bias = np.ascontiguousarray(self.bias.data) if self.use_bias else None
         full = self._buffer("full", (f, m), self.dtype)
-        self._run_columns(p, f * c * len(shifts),
-                          lambda q0, q1: kernels.conv(xf, kernel, shift_array, bias, full, q0, q1))
+        relu = self._fused_relu()
+        self._run_columns(p, f * c * len(shifts), lambda q0, q1: kernels.conv(
+            xf, kernel, shift_array, bias, full, q0, q1, relu))
         self._cols, self._full_conv_dx = None, True
         self._p, self._shift_list, self._xf = p, shifts, xf
         return full.reshape(f, n, hp, wp)[:, :, :g.out_h, :g.out_w]
+
+    def _fused_relu(self) -> bool:
+        """The direct convolution applies a ReLU activation itself (unless the
+        pre-activations must be kept)."""
+        return self._direct and type(self.activation) is activations.ReLU \
+            and not self.keeps_preactivation
 
     @staticmethod
     def _run_columns(columns: int, work_per_column: int, fn) -> None:
@@ -237,9 +247,16 @@ class Conv2D(KernelMixin, Layer):
         dzf = padded[:, smax:]
         kernel = self.kernel
         if kernel.trainable:
+            # the kernel offsets' rows of dW are independent: threads share them out, in
+            # groups of three (the kernel's unit of work)
             dw = self._buffer("dw", (nshift, c, f), self.dtype)
-            if not kernels.conv_dw(self._xf, dzf, np.array(shifts, dtype=np.int64), dw, 0,
-                                   self._p):
+            shift_array = np.array(shifts, dtype=np.int64)
+            spans = parallel.bounds(nshift, parallel.parts_for_work(self._p * f * c * nshift),
+                                    align=3)
+            done = parallel.run_parts(lambda i: kernels.conv_dw(
+                self._xf, dzf, shift_array[slice(*spans[i])], dw[slice(*spans[i])], 0, self._p),
+                len(spans))
+            if not all(done):
                 raise RuntimeError("the compiled convolution refused its arrays; set "
                                    "NEURALAB_KERNELS=0 and report this")
             kernel.accumulate(dw.reshape(kernel.shape))

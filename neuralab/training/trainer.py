@@ -28,7 +28,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..layers.dense import ActivationMixin
 from ..parameter import Parameter
-from .data import prepare_inputs, prepare_targets
+from .data import prepare_inputs, prepare_targets, surely_finite
 
 
 class TrainingDiverged(ArithmeticError):
@@ -357,7 +357,7 @@ class Trainer(_ModelBase):
         if not math.isfinite(value):
             raise TrainingDiverged(f"loss is {value}")
         for _, grad in self._flat:
-            if not math.isfinite(float(np.add.reduce(grad))):
+            if not surely_finite(grad) and not np.isfinite(grad).all():
                 raise TrainingDiverged("a gradient is NaN or infinite")
         # compiled, so there is an optimizer; it skips the weights that are not trainable
         optimizer: optimizers_module.Optimizer = self.optimizer  # type: ignore[assignment]
