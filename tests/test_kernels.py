@@ -149,6 +149,35 @@ def test_relu_backward_collapses_any_rank_and_declines_strided_rows(monkeypatch)
     assert not kernels.relu_backward(d, d, np.empty((4, 6)))  # NumPy is quicker there
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5, 8, 8, 3), (4, 9, 7, 2), (2, 5, 6, 1)])
+def test_maxpool_backward_equals_numpy_bit_for_bit(dtype, shape):
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 3, shape).astype(dtype)  # many ties: the first maximum takes it
+    x[0, 0, 0, 0] = np.nan  # a window with NaN passes no gradient
+
+    def run():
+        layer = nl.layers.MaxPooling2D(2)
+        y = np.array(layer.forward(x, training=True))
+        dout = np.random.default_rng(10).standard_normal(y.shape).astype(dtype)
+        dx = np.array(layer.backward(dout))
+        return [y, dx, np.signbit(dx)]  # -0.0 where a negative dout was multiplied by 0
+
+    on, off = _with_and_without_kernels(run)
+    assert np.isnan(on[0]).any() and (on[1] != 0).sum() < x.size / 2
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_maxpool_backward_kernel_declines_other_layouts():
+    x = np.zeros((2, 3, 6, 6), np.float32)
+    y, d = np.zeros((2, 3, 3, 3), np.float32), np.zeros((2, 3, 3, 3), np.float32)
+    assert kernels.maxpool2_backward(x, y, d, np.empty_like(x))
+    assert not kernels.maxpool2_backward(x, y, d[:, :, :2], np.empty_like(x))
+    assert not kernels.maxpool2_backward(x, y, d.transpose(1, 0, 2, 3), np.empty_like(x)[:, :2])
+    assert not kernels.maxpool2_backward(x.astype(np.float64), y, d, np.empty_like(x))
+
+
 # -- the direct convolution -------------------------------------------------------------------------
 def _grid(c, n, h, w, dilation=1, k=3, seed=5):
     rng = np.random.default_rng(seed)

@@ -59,6 +59,7 @@ _i64, _ptr = ctypes.c_int64, ctypes.c_void_p
 _SIGNATURES = {
     "adam": [_i64, _ptr, _ptr, _ptr, _ptr, "T", "T", "T", "T"],
     "relu_backward": [_ptr, _ptr, _ptr, _ptr, _ptr, _ptr, _ptr],
+    "maxpool2_backward": [_i64, _i64, _i64, _ptr, _ptr, _ptr, _ptr],
 }
 #: float32 only: float64 (asked for to check gradients) takes the NumPy path
 _SIGNATURES_F32 = {
@@ -259,6 +260,23 @@ def relu_backward(dout: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
     shape, (ds, ys, os_) = layout
     fn(_address(shape), _address(dout), _address(ds), _address(y), _address(ys), _address(out),
        _address(os_))
+    return True
+
+
+def maxpool2_backward(x: np.ndarray, y: np.ndarray, dout: np.ndarray, dx: np.ndarray) -> bool:
+    """The input gradient ``dx`` (C, N, H, W) of 2x2 max pooling with stride 2 of
+    channels-first images ``x`` (C, N, H, W) with maxima ``y`` (C, N, H // 2, W // 2):
+    each window's ``dout`` at its first value equal to the maximum and ``dout * 0`` at its
+    other values, bit for bit as :class:`~neuralab.layers.MaxPooling2D`'s NumPy backward
+    (a window holding NaN passes no gradient). All contiguous, one dtype."""
+    fn = _function("maxpool2_backward", dx.dtype)
+    pooled = dx.shape[:2] + (dx.shape[2] // 2, dx.shape[3] // 2)
+    if fn is None or dx.ndim != 4 or x.shape != dx.shape or y.shape != pooled \
+            or dout.shape != pooled or any(a.dtype != dx.dtype for a in (x, y, dout)) \
+            or not all(a.flags.c_contiguous for a in (x, y, dout, dx)):
+        return False
+    c, n, h, w = dx.shape
+    fn(c * n, h, w, _address(x), _address(y), _address(dout), _address(dx))
     return True
 
 

@@ -20,19 +20,21 @@
 typedef int64_t i64;
 typedef float vec __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int32_t ivec __attribute__((vector_size(64)));
-enum { VL = 16, QV = 4, FT = 4, DW_FT = 8 };  /* tile: QV*VL columns x FT filters */
+enum { VL = 16, QV = 2, FT = 8, DW_FT = 8 };  /* tile: QV*VL columns x FT filters */
 
 static inline vec load(const float *p) { return *(const vec *)p; }
 static inline void store(float *p, vec v) { *(vec *)p = v; }
 /* max(a, 0) that keeps NaN (as NumPy's maximum): zero the lanes that are below 0 */
 static inline vec relu(vec a) { return (vec)((ivec)a & ~(a < (vec){0})); }
 
-/* One tile of QV*VL columns and FT filters, the accumulators held in registers. */
-static void conv_tile(i64 c_in, i64 nshift, const i64 *shifts, const float *x, i64 ldx,
-                      const float *w, i64 f_out, i64 f0, const float *bias, int use_relu,
-                      float *out, i64 ldo) {
+/* One tile of QV*VL columns and ft <= FT filters, the accumulators held in registers
+ * (inlined with ft = FT, the compiler unrolls the filter loop). */
+static inline __attribute__((always_inline)) void conv_tile(
+        i64 c_in, i64 nshift, const i64 *shifts, const float *x, i64 ldx, const float *w,
+        i64 f_out, i64 f0, const i64 ft, const float *bias, int use_relu, float *out,
+        i64 ldo) {
     vec acc[FT][QV];
-    for (int t = 0; t < FT; t++)
+    for (i64 t = 0; t < ft; t++)
         for (int v = 0; v < QV; v++)
             acc[t][v] = (vec){0} + (bias ? bias[f0 + t] : 0.0f);
     for (i64 b = 0; b < nshift; b++)
@@ -41,15 +43,15 @@ static void conv_tile(i64 c_in, i64 nshift, const i64 *shifts, const float *x, i
             const float *wr = w + (b * c_in + c) * f_out + f0;
             vec xv[QV];
             for (int v = 0; v < QV; v++) xv[v] = load(xr + v * VL);
-            for (int t = 0; t < FT; t++)
+            for (i64 t = 0; t < ft; t++)
                 for (int v = 0; v < QV; v++) acc[t][v] += wr[t] * xv[v];
         }
-    for (int t = 0; t < FT; t++)
+    for (i64 t = 0; t < ft; t++)
         for (int v = 0; v < QV; v++)
             store(out + (f0 + t) * ldo + v * VL, use_relu ? relu(acc[t][v]) : acc[t][v]);
 }
 
-/* The same sums for a partial tile (fewer columns or filters), one value at a time. */
+/* The same sums for the columns of a partial tile, one value at a time. */
 static void conv_edge(i64 n, i64 c_in, i64 nshift, const i64 *shifts, const float *x,
                       i64 ldx, const float *w, i64 f_out, i64 f0, i64 ft, const float *bias,
                       int use_relu, float *out, i64 ldo) {
@@ -71,7 +73,10 @@ void conv_f32(i64 c_in, i64 f_out, i64 q0, i64 q1, const float *x, i64 ldx, cons
         for (i64 f0 = 0; f0 < f_out; f0 += FT) {
             i64 ft = f_out - f0 < FT ? f_out - f0 : FT;
             if (n == QV * VL && ft == FT)
-                conv_tile(c_in, nshift, shifts, x + q, ldx, w, f_out, f0, bias, use_relu,
+                conv_tile(c_in, nshift, shifts, x + q, ldx, w, f_out, f0, FT, bias, use_relu,
+                          out + q, ldo);
+            else if (n == QV * VL)
+                conv_tile(c_in, nshift, shifts, x + q, ldx, w, f_out, f0, ft, bias, use_relu,
                           out + q, ldo);
             else
                 conv_edge(n, c_in, nshift, shifts, x + q, ldx, w, f_out, f0, ft, bias,

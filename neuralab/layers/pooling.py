@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as fn
+from .. import kernels
 from .base import Layer, register, to_tuple
 from .conv import channels_first, channels_last_view, pad_channels_first, unpad_channels_first
 
@@ -34,7 +35,7 @@ def _check_data_format(data_format):
 
 class _Pooling2D(Layer):
     #: one call's cache: the geometry and the input's shape (subclasses add theirs)
-    _cache_attrs = ("_g", "_x_shape")
+    _cache_attrs = ("_g", "_x_shape", "_xp")
 
     def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid",
                  data_format: str | None = None, **kwargs):
@@ -65,7 +66,7 @@ class _Pooling2D(Layer):
         g = fn.conv_geometry(h, w, self.pool_size, self.strides, (1, 1), self.padding)
         xp = pad_channels_first(channels_first(x), g, pad_value)
         sh, sw = self.strides
-        self._g, self._x_shape = g, x.shape
+        self._g, self._x_shape, self._xp = g, x.shape, xp
         return [xp[:, :, i:i + sh * (g.out_h - 1) + 1:sh, j:j + sw * (g.out_w - 1) + 1:sw]
                 for i in range(self.pool_size[0]) for j in range(self.pool_size[1])]
 
@@ -121,6 +122,11 @@ class MaxPooling2D(_Pooling2D):
 
     def backward(self, dout):
         dout_t = dout.transpose(3, 0, 1, 2)
+        if self.pool_size == (2, 2) and self.strides == (2, 2) and self.padding == "valid":
+            n, h, w, c = self._x_shape
+            dx = self._buffer("dx", (c, n, h, w), dout.dtype)
+            if kernels.maxpool2_backward(self._xp, self.y, np.ascontiguousarray(dout_t), dx):
+                return channels_last_view(dx)  # one compiled pass, the same gradient
         dxp, slots = self._gradient_slots(dout.dtype)
         overlapping = self._overlapping()
         free = np.ones(self.y.shape, dtype=bool)  # windows whose maximum is still unclaimed
