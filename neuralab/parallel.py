@@ -23,6 +23,12 @@ The number of threads follows PyTorch's convention::
     neuralab.parallel.set_num_threads(1)   # what torch.set_num_threads does
     NEURALAB_NUM_THREADS=2 python train.py # else OMP_NUM_THREADS, else the usable cores
 
+except that a machine of one or two cores gets one thread by default: each part waits for
+the slowest, and on a 2-vCPU virtual machine whose host takes back 10-25% of the time
+(``st`` in ``vmstat``) the waits cost more than the second core gives (measured: the W4
+and W5 benchmarks in 0.57-0.58x the time on one thread, W2 and W3 the same). BLAS then
+threads its own products as usual.
+
 A hand-over to another thread costs tens of microseconds, so pieces have a minimum size
 (``MIN_PART``, ``MIN_ROWS_PART``, ``MIN_PRODUCT``, measured on a 2-core machine).
 
@@ -66,6 +72,10 @@ MIN_ROWS_PART = 1 << 18
 #: core's BLAS, against a hand-over of about 35 us measured on a 2-core VM)
 MIN_PRODUCT = 4_000_000
 _MAX_DEFAULT_THREADS = 8
+#: with this many cores or fewer the default is one thread: on a 2-vCPU VM two threads
+#: took 1.7x the time of one for the cnn5 and fc-net benchmarks (W4, W5) once the compiled
+#: kernels had made the parts short, and they were no quicker on the MLPs (W2, W3)
+_MIN_CORES_TO_SPLIT = 2
 
 _lock = threading.Lock()
 _threads: int | None = None
@@ -95,6 +105,8 @@ def _default_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
         cores = os.cpu_count() or 1
+    if cores <= _MIN_CORES_TO_SPLIT:
+        return 1
     return max(1, min(cores, _MAX_DEFAULT_THREADS))
 
 

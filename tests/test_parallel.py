@@ -88,6 +88,16 @@ def test_set_num_threads_and_environment_are_checked(monkeypatch):
     assert parallel._default_threads() == 2
 
 
+@pytest.mark.parametrize("cores,expected", [(1, 1), (2, 1), (3, 3), (6, 6), (64, 8)])
+def test_default_threads_follow_the_cores(monkeypatch, cores, expected):
+    """One thread on one or two cores (the parts' waits cost more than the second core
+    gives there); else one per core, at most eight."""
+    monkeypatch.delenv("NEURALAB_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert parallel._default_threads() == expected
+
+
 def _blas_threads() -> int:
     return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
 
