@@ -24,6 +24,13 @@ pytestmark = pytest.mark.skipif(not kernels.available(),
 
 
 @pytest.fixture
+def small_arrays(monkeypatch):
+    """The elementwise kernels also on arrays below MIN_ELEMENTWISE (where they decline:
+    NumPy's passes are quicker there), so small test arrays take them."""
+    monkeypatch.setattr(kernels, "MIN_ELEMENTWISE", 1)
+
+
+@pytest.fixture
 def numpy_only():
     """Run a block with the kernels off; they are back on afterwards."""
     kernels.set_enabled(False)
@@ -51,7 +58,11 @@ def _with_and_without_kernels(fn):
     lambda: nl.optimizers.Adam(1e-2, weight_decay=0.01),
     lambda: nl.optimizers.Adam(1e-2, amsgrad=True),  # NumPy path either way
 ])
-def test_adam_steps_equal_numpy_bit_for_bit(dtype, make):
+def test_adam_steps_equal_numpy_bit_for_bit(dtype, make, small_arrays, monkeypatch):
+    ran = []
+    original = kernels.adam
+    monkeypatch.setattr(kernels, "adam", lambda *args: ran.append(original(*args)) or ran[-1])
+
     def run():
         rng = np.random.default_rng(0)
         params = [nl.Parameter(rng.standard_normal(shape).astype(dtype))
@@ -66,12 +77,13 @@ def test_adam_steps_equal_numpy_bit_for_bit(dtype, make):
         return [p.data.copy() for p in params] + [opt.get_slot(params[0], "v").copy()]
 
     on, off = _with_and_without_kernels(run)
+    assert any(ran) != make().amsgrad  # the kernel ran (amsgrad: NumPy's passes only)
     for a, b in zip(on, off):
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, b)
 
 
-def test_adam_kernel_runs_in_slices_on_threads(monkeypatch):
+def test_adam_kernel_runs_in_slices_on_threads(monkeypatch, small_arrays):
     """The fused step in slices on several threads (the GIL is released) equals one call."""
     monkeypatch.setattr(parallel, "MIN_PART", 1000)
     before = parallel.get_num_threads()
@@ -91,7 +103,7 @@ def test_adam_kernel_runs_in_slices_on_threads(monkeypatch):
     np.testing.assert_array_equal(results[0], results[1])
 
 
-def test_adam_kernel_matches_the_written_out_update():
+def test_adam_kernel_matches_the_written_out_update(small_arrays):
     """One step by hand in float64 from the formula in Adam's docstring."""
     rng = np.random.default_rng(2)
     w, g = rng.standard_normal(50), rng.standard_normal(50)
@@ -106,7 +118,9 @@ def test_adam_kernel_matches_the_written_out_update():
     np.testing.assert_allclose(w, expected, rtol=1e-12)
 
 
-def test_adam_kernel_declines_what_it_does_not_cover():
+def test_adam_kernel_declines_what_it_does_not_cover(monkeypatch):
+    assert not kernels.adam(*(np.zeros(100, np.float32) for _ in range(4)), 0.1, 0.1, 0, 0.1)
+    monkeypatch.setattr(kernels, "MIN_ELEMENTWISE", 1)
     w = np.zeros(8, np.float16)
     assert not kernels.adam(w, w, w, w, 0.1, 0.1, 1e-7, 1e-3)
     x = np.zeros(16, np.float32)
@@ -114,8 +128,7 @@ def test_adam_kernel_declines_what_it_does_not_cover():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_backward_equals_numpy_on_grid_views(dtype, monkeypatch):
-    monkeypatch.setattr(kernels, "MIN_ELEMENTWISE", 1)
+def test_relu_backward_equals_numpy_on_grid_views(dtype, small_arrays):
     rng = np.random.default_rng(3)
     shape = (6, 5, 7, 9)
     dout = rng.standard_normal(shape).astype(dtype)
@@ -316,6 +329,7 @@ def test_cnn_fit_repeats_bit_for_bit_on_one_and_several_threads(monkeypatch):
 # -- the build ------------------------------------------------------------------------------------------
 def _status_in_subprocess(tmp_path, **env):
     code = ("from neuralab import kernels; import numpy as np; print(kernels.status()); "
+            "kernels.MIN_ELEMENTWISE = 1; "
             "w = np.ones(4, np.float32); print(kernels.adam(w, w.copy(), w.copy(), w.copy(), "
             "0.1, 0.1, 1e-7, 1e-3))")
     environment = {**os.environ, "NEURALAB_CACHE_DIR": str(tmp_path), **env}
@@ -358,7 +372,7 @@ def test_failing_compiler_and_environment_switch(tmp_path):
     assert rc != 0 and "NEURALAB_KERNELS must be 0 or 1" in err
 
 
-def test_set_enabled_switches_status(numpy_only):
+def test_set_enabled_switches_status(numpy_only, small_arrays):
     assert not kernels.available()
     assert kernels.status() == "off: kernels.set_enabled(False)"
     assert not kernels.adam(*(np.ones(4, np.float32) for _ in range(4)), 0.1, 0.1, 0.0, 0.1)

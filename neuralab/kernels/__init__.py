@@ -33,17 +33,14 @@ do not cover (another dtype, rows that are not contiguous), so a caller writes
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
+
+__all__ = ["status", "available", "has", "set_enabled", "adam", "relu_backward",
+           "maxpool2_backward", "conv", "conv_dw", "MIN_ELEMENTWISE"]
 
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared"]
 #: each source file and its floating-point contraction: the elementwise kernels must equal
@@ -82,6 +79,7 @@ def _enabled_by_environment() -> bool:
 
 
 def _compiler() -> str | None:
+    import shutil
     for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
         if name and shutil.which(name):
             return name
@@ -97,6 +95,7 @@ def _cpu_signature() -> str:
                     return line
     except OSError:
         pass
+    import platform
     return platform.processor() + platform.machine()
 
 
@@ -109,7 +108,11 @@ def _cache_dir() -> Path:
 def _build(cc: str, source_name: str) -> Path:
     """The shared library of one source file for this compiler and CPU: from the cache,
     else compiled into a temporary file and renamed into place (concurrent builds are
-    safe)."""
+    safe). The modules it needs are imported here: ``import neuralab`` stays light."""
+    import hashlib
+    import subprocess
+    import sys
+    import tempfile
     source = Path(__file__).with_name(source_name)
     flags = [*_FLAGS, _SOURCES[source_name]]
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
@@ -154,6 +157,7 @@ def _load() -> bool:
         if cc is None:
             _reason = "off: no C compiler found ($CC, cc, gcc or clang); NumPy runs every pass"
             return False
+        import subprocess
         try:
             elementwise, conv = (ctypes.CDLL(str(_build(cc, name))) for name in _SOURCES)
         except (OSError, subprocess.SubprocessError) as e:
@@ -241,7 +245,7 @@ def adam(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, c1: float, 
     """Adam's update of contiguous 1-D ``w``, ``m``, ``v`` from ``g`` in one pass (see
     :meth:`neuralab.optimizers.Adam._update` for the NumPy passes it equals)."""
     fn = _function("adam", w.dtype)
-    if fn is None or not all(a.dtype == w.dtype and a.flags.c_contiguous for a in (g, m, v, w)):
+    if fn is None or w.size < MIN_ELEMENTWISE or not all(a.dtype == w.dtype and a.flags.c_contiguous for a in (g, m, v, w)):
         return False
     fn(w.size, _address(w), _address(g), _address(m), _address(v), c1, c2, eps, step)
     return True
