@@ -245,7 +245,8 @@ def adam(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, c1: float, 
     """Adam's update of contiguous 1-D ``w``, ``m``, ``v`` from ``g`` in one pass (see
     :meth:`neuralab.optimizers.Adam._update` for the NumPy passes it equals)."""
     fn = _function("adam", w.dtype)
-    if fn is None or w.size < MIN_ELEMENTWISE or not all(a.dtype == w.dtype and a.flags.c_contiguous for a in (g, m, v, w)):
+    if fn is None or w.size < MIN_ELEMENTWISE \
+            or not all(a.dtype == w.dtype and a.flags.c_contiguous for a in (g, m, v, w)):
         return False
     fn(w.size, _address(w), _address(g), _address(m), _address(v), c1, c2, eps, step)
     return True
