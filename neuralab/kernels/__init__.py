@@ -44,7 +44,8 @@ __all__ = ["status", "available", "has", "set_enabled", "adam", "relu_backward",
 
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared"]
 #: each source file and its floating-point contraction: the elementwise kernels must equal
-#: NumPy's separate passes (no fused multiply-adds); the convolution is built on them
+#: NumPy's separate passes (no fused multiply-adds); the convolution's sums are its own,
+#: in fused multiply-adds
 _SOURCES = {"elementwise.c": "-ffp-contract=off", "conv.c": "-ffp-contract=fast"}
 
 _lock = threading.Lock()
@@ -149,8 +150,9 @@ def _load() -> bool:
     with _lock:
         if _tried:
             return bool(_libs)
+        enabled = _enabled_by_environment()  # a bad value raises here, on every use
         _tried = True
-        if not _enabled_by_environment():
+        if not enabled:
             _reason = "off: NEURALAB_KERNELS=0"
             return False
         cc = _compiler()
