@@ -67,6 +67,9 @@ _SIGNATURES_F32 = {
 }
 _FUNCTIONS: dict[tuple[str, np.dtype], ctypes._CFuncPtr] = {}
 _enabled = True  # set_enabled
+#: the direct convolution needs vectors of at least this many bytes (AVX): with SSE's 16
+#: it was 3-5x slower than with AVX2 (the GEMM path is taken instead)
+MIN_CONV_VECTOR_BYTES = 32
 #: below this many values an elementwise kernel's call (strides, addresses: about 10 us)
 #: costs more than NumPy's pass, so the wrappers decline
 MIN_ELEMENTWISE = 1 << 14
@@ -170,10 +173,15 @@ def _load() -> bool:
             for name, argtypes in _SIGNATURES.items():
                 _FUNCTIONS[name, dtype] = _bind(elementwise, f"{name}_{suffix}",
                                                 [scalar if a == "T" else a for a in argtypes])
-        for name, argtypes in _SIGNATURES_F32.items():
-            _FUNCTIONS[name, np.dtype(np.float32)] = _bind(conv, f"{name}_f32", argtypes)
+        conv.conv_vector_bytes.restype = ctypes.c_int
+        width = conv.conv_vector_bytes()
+        if width >= MIN_CONV_VECTOR_BYTES:
+            for name, argtypes in _SIGNATURES_F32.items():
+                _FUNCTIONS[name, np.dtype(np.float32)] = _bind(conv, f"{name}_f32", argtypes)
         _libs[:] = [elementwise, conv]
-        _reason = f"on: {cc} {' '.join(_FLAGS)}"
+        _reason = f"on: {cc} {' '.join(_FLAGS)}" + (
+            "" if width >= MIN_CONV_VECTOR_BYTES else
+            f"; convolutions as GEMMs (this CPU's vectors are {width} bytes)")
         return True
 
 

@@ -8,19 +8,37 @@
  * caller), then max(., 0) when use_relu is set (a fused ReLU). The input gradient is the same sum over dZ with the flipped kernel (a full
  * convolution), and the kernel gradient is dw[b, c, f] = sum_q x[c, q + s_b] dz[f, q].
  *
- * Each output is accumulated with fused multiply-adds in a fixed order: (b, c) for conv,
- * 16 lanes of q then their sum for conv_dw. Compiled with -ffp-contract=fast (the fused
- * multiply-adds are the point here), unlike elementwise.c. The vectors are GCC/Clang
- * vector extensions of 16 floats: one AVX-512 register, two AVX2 ones.
+ * Each output is accumulated in a fixed order: (b, c) for conv, VL lanes of q then their
+ * sum for conv_dw. Compiled with -ffp-contract=fast, unlike elementwise.c: every
+ * `acc += w * x`, in vectors or not, becomes one fused multiply-add where the CPU has them
+ * (and stays a multiply and an add where it has not), so a column's value does not depend
+ * on whether a full tile or an edge computed it. The vectors are GCC/Clang vector
+ * extensions as wide as the machine's registers.
  */
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 typedef int64_t i64;
-typedef float vec __attribute__((vector_size(64), aligned(4), may_alias));
-typedef int32_t ivec __attribute__((vector_size(64)));
-enum { VL = 16, QV = 2, FT = 8, DW_FT = 8 };  /* tile: QV*VL columns x FT filters */
+/* One vector register of floats, and tiles that keep their accumulators in registers:
+ * AVX-512 has 32 registers of 16 floats, AVX2 16 of 8, SSE/NEON 16 of 4. (A 16-float
+ * vector on an AVX2 machine spills: measured 33x slower.) */
+#if defined(__AVX512F__)
+#define VBYTES 64
+enum { QV = 2, FT = 8, DW_FT = 8 };
+#elif defined(__AVX__)
+#define VBYTES 32
+enum { QV = 2, FT = 4, DW_FT = 4 };
+#else
+#define VBYTES 16
+enum { QV = 2, FT = 4, DW_FT = 4 };
+#endif
+typedef float vec __attribute__((vector_size(VBYTES), aligned(4), may_alias));
+typedef int32_t ivec __attribute__((vector_size(VBYTES)));
+enum { VL = VBYTES / 4 };  /* tile: QV*VL columns x FT filters */
+
+/* The vector width this file was compiled for: the caller takes the GEMM path instead
+ * below 32 bytes (SSE-only: measured 3-5x slower than with AVX2). */
+int conv_vector_bytes(void) { return VBYTES; }
 
 static inline vec load(const float *p) { return *(const vec *)p; }
 static inline void store(float *p, vec v) { *(vec *)p = v; }
@@ -60,7 +78,7 @@ static void conv_edge(i64 n, i64 c_in, i64 nshift, const i64 *shifts, const floa
             float acc = bias ? bias[f0 + t] : 0.0f;
             for (i64 b = 0; b < nshift; b++)
                 for (i64 c = 0; c < c_in; c++)
-                    acc = fmaf(w[(b * c_in + c) * f_out + f0 + t], x[c * ldx + shifts[b] + k], acc);
+                    acc += w[(b * c_in + c) * f_out + f0 + t] * x[c * ldx + shifts[b] + k];
             out[(f0 + t) * ldo + k] = use_relu && acc < 0 ? 0.0f : acc;
         }
 }
@@ -117,7 +135,7 @@ static void dw_group(i64 nb, i64 ft, i64 q0, i64 q1, const float *x, const float
             float lane[VL];
             memcpy(lane, &acc[i][t], sizeof lane);
             for (i64 q = full; q < q1; q++)
-                lane[q - full] = fmaf(x[shifts[i] + q], dz[t * ldz + q], lane[q - full]);
+                lane[q - full] += x[shifts[i] + q] * dz[t * ldz + q];
             float sum = 0.0f;
             for (int l = 0; l < VL; l++) sum += lane[l];
             dw[i * c_in * f_out + t] = sum;
