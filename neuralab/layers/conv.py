@@ -118,7 +118,7 @@ class Conv2D(KernelMixin, Layer):
     #: one call's cache: y (F, N, Ho, Wo) (and z with keep_logits), the geometry and input
     #: shape, and what the chosen backward reads: cols, or the flat input xf and the shifts
     _cache_attrs = ("y", "logits", "_g", "_x_shape", "_im2col", "_direct", "_cols",
-                    "_full_conv_dx", "_p", "_shift_list", "_xf")
+                    "_full_conv_dx", "_p", "_shift_list", "_shift_array", "_xf")
 
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
                  data_format: str | None = None, dilation_rate=(1, 1), activation=None,
@@ -204,7 +204,8 @@ class Conv2D(KernelMixin, Layer):
     def _forward_direct(self, xp, g):
         """Pre-activations on the full grid by the compiled direct convolution
         (:func:`neuralab.kernels.conv`, float32, stride 1), their columns shared out over
-        the threads; returns the valid view (F, N, Ho, Wo)."""
+        the threads; returns the valid view (F, N, Ho, Wo). Keeps the shifts as an int64
+        array for the backward's kernels."""
         c, n, hp, wp = xp.shape
         f, m = self.filters, n * hp * wp
         shifts = self._shifts(wp)
@@ -215,10 +216,10 @@ class Conv2D(KernelMixin, Layer):
         bias = np.ascontiguousarray(self.bias.data) if self.use_bias else None
         full = self._buffer("full", (f, m), self.dtype)
         relu = self._fused_relu()
-        self._run_columns(p, f * c * len(shifts), lambda q0, q1: kernels.conv(
+        self._run_spans(p, f * c * len(shifts), 64, lambda q0, q1: kernels.conv(
             xf, kernel, shift_array, bias, full, q0, q1, relu))
         self._cols, self._full_conv_dx = None, True
-        self._p, self._shift_list, self._xf = p, shifts, xf
+        self._p, self._shift_list, self._shift_array, self._xf = p, shifts, shift_array, xf
         return full.reshape(f, n, hp, wp)[:, :, :g.out_h, :g.out_w]
 
     def _fused_relu(self) -> bool:
@@ -228,12 +229,13 @@ class Conv2D(KernelMixin, Layer):
             and not self.keeps_preactivation
 
     @staticmethod
-    def _run_columns(columns: int, work_per_column: int, fn) -> None:
-        """``fn(q0, q1)`` (a kernel call, True when it ran) over consecutive spans of
-        ``range(columns)``, one per thread (a column's result does not depend on the span
-        it falls in)."""
-        spans = parallel.bounds(columns, parallel.parts_for_work(columns * work_per_column),
-                                align=64)
+    def _run_spans(size: int, work_per_item: int, align: int, fn) -> None:
+        """``fn(start, stop)`` (a kernel call, True when it ran) over consecutive spans of
+        ``range(size)`` starting on multiples of ``align``, one per thread (an item's
+        result does not depend on the span it falls in): the convolution's columns, or
+        the kernel gradient's offsets."""
+        spans = parallel.bounds(size, parallel.parts_for_work(size * work_per_item),
+                                align=align)
         if not all(parallel.run_parts(lambda i: fn(*spans[i]), len(spans))):
             raise RuntimeError("the compiled convolution refused its arrays (a layout it "
                                "does not take); set NEURALAB_KERNELS=0 and report this")
@@ -250,15 +252,8 @@ class Conv2D(KernelMixin, Layer):
             # the kernel offsets' rows of dW are independent: threads share them out, in
             # groups of three (the kernel's unit of work)
             dw = self._buffer("dw", (nshift, c, f), self.dtype)
-            shift_array = np.array(shifts, dtype=np.int64)
-            spans = parallel.bounds(nshift, parallel.parts_for_work(self._p * f * c * nshift),
-                                    align=3)
-            done = parallel.run_parts(lambda i: kernels.conv_dw(
-                self._xf, dzf, shift_array[slice(*spans[i])], dw[slice(*spans[i])], 0, self._p),
-                len(spans))
-            if not all(done):
-                raise RuntimeError("the compiled convolution refused its arrays; set "
-                                   "NEURALAB_KERNELS=0 and report this")
+            self._run_spans(nshift, self._p * f * c, 3, lambda b0, b1: kernels.conv_dw(
+                self._xf, dzf, self._shift_array[b0:b1], dw[b0:b1], 0, self._p))
             kernel.accumulate(dw.reshape(kernel.shape))
         if self.skip_input_grad:
             return None
@@ -267,8 +262,8 @@ class Conv2D(KernelMixin, Layer):
         np.copyto(w_dx, self._kernel_4d().reshape(nshift, c, f).transpose(0, 2, 1))
         flipped = np.array([smax - s for s in shifts], dtype=np.int64)
         dxf = self._buffer("dxf", (c, m), self.dtype)
-        self._run_columns(m, f * c * nshift,
-                          lambda q0, q1: kernels.conv(padded, w_dx, flipped, None, dxf, q0, q1))
+        self._run_spans(m, f * c * nshift, 64,
+                        lambda q0, q1: kernels.conv(padded, w_dx, flipped, None, dxf, q0, q1))
         return dxf
 
     def _forward_shift(self, xp, g):
