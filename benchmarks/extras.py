@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
 
-def _python(code: str) -> dict:
+def _python(code: str, env: dict | None = None) -> dict:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=1800, cwd=HERE)
+                          timeout=1800, cwd=HERE, env=env)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -32,19 +34,53 @@ def _python(code: str) -> dict:
 IMPORT = """
 import json, sys, time
 t = time.perf_counter()
+import numpy
+numpy_seconds = time.perf_counter() - t
 import neuralab
 seconds = time.perf_counter() - t
 heavy = {"matplotlib", "scipy", "sklearn", "torch", "librosa", "h5py", "ray", "onnx", "tqdm"}
-print(json.dumps({"s": seconds, "heavy": sorted(heavy & set(sys.modules))}))
+print(json.dumps({"s": seconds, "numpy_s": numpy_seconds,
+                  "heavy": sorted(heavy & set(sys.modules))}))
 """
 
 
+def _import_env() -> dict:
+    """The environment of a fresh interpreter that reads and writes ``.pyc`` files, as
+    Python does by default: a user's every run after the first. ``PYTHONDONTWRITEBYTECODE=1``
+    (set on some shared machines and containers) would compile every module of an
+    editable checkout from source on every run: about 450 ms instead of 150 here."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "neuralab-bench-pycache")
+    return env
+
+
+def _slowest_modules(env: dict, top: int = 6) -> list[tuple[str, float]]:
+    """neuralab's modules with the largest import time of their own (``python -X
+    importtime``: microseconds spent in the module itself, not in what it imports)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import neuralab"],
+                          capture_output=True, text=True, timeout=600, cwd=HERE, env=env)
+    own = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        fields = line[len("import time:"):].split("|")
+        name = fields[2].strip()
+        if fields[0].strip().isdigit() and name.startswith("neuralab"):
+            own.append((name, int(fields[0]) / 1e6))
+    return sorted(own, key=lambda item: -item[1])[:top]
+
+
 def import_time(runs: int = 7) -> dict:
-    """Median wall time of ``import neuralab`` in a fresh interpreter, and which optional
-    packages it pulled in (none is the goal)."""
-    results = [_python(IMPORT) for _ in range(runs)]
-    times = [r["s"] for r in results]
-    return {"median_s": statistics.median(times), "runs_s": times, "heavy_modules": results[0]["heavy"]}
+    """Median wall time of ``import neuralab`` (``import numpy`` included, and alone) in
+    fresh interpreters with the bytecode cached, which optional packages it pulled in
+    (none is the goal), and the modules that take longest."""
+    env = _import_env()
+    _python(IMPORT, env)  # writes the .pyc files the timed runs read
+    results = [_python(IMPORT, env) for _ in range(runs)]
+    return {"median_s": statistics.median(r["s"] for r in results),
+            "numpy_median_s": statistics.median(r["numpy_s"] for r in results),
+            "runs_s": [r["s"] for r in results], "heavy_modules": results[0]["heavy"],
+            "slowest_modules": _slowest_modules(env)}
 
 
 MEMORY = """
@@ -128,8 +164,11 @@ def measure_all(quick: bool = False) -> dict:
 def markdown(extras: dict) -> str:
     imp = extras["import"]
     loaded = ", ".join(imp["heavy_modules"]) or "none"
-    lines = [f"`import neuralab`: {imp['median_s'] * 1000:.0f} ms (median of {len(imp['runs_s'])} "
-             f"fresh interpreters; optional packages it loads: {loaded}).", ""]
+    slowest = ", ".join(f"{name} {seconds * 1000:.1f}" for name, seconds in imp["slowest_modules"])
+    lines = [f"`import neuralab`: {imp['median_s'] * 1000:.0f} ms, of which `import numpy` "
+             f"{imp['numpy_median_s'] * 1000:.0f} ms (medians of {len(imp['runs_s'])} fresh "
+             f"interpreters, bytecode cached; optional packages it loads: {loaded}). Its "
+             f"slowest modules (`python -X importtime`, own time in ms): {slowest}.", ""]
     lines += ["| training memory (one epoch of `fit`) | data | peak allocated while training | "
               "peak RSS |", "|---|---|---|---|"]
     for name, m in extras["memory"].items():

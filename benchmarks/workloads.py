@@ -242,28 +242,41 @@ def _steps(name: str, quick: bool) -> tuple[int, int]:
             epochs * -(-spec.get("n_eval", 0) // spec["batch"]))
 
 
-def run_blas_floor(name: str, quick: bool = False) -> float:
-    """Seconds of the workload's matrix products alone (float32), for one timed run: the
-    training steps' products and the evaluation's forward ones."""
+def _gemm_floor(name: str, quick: bool, matmul, wrap=lambda a: a) -> float:
+    """Seconds of the workload's matrix products alone (float32) through ``matmul(a, b,
+    out)`` for one timed run: the training steps' products and the evaluation's forward
+    ones (operands made by NumPy, passed through ``wrap``)."""
     products = gemm_products(name)
     if not products:
-        raise NotImplementedError("BLAS floor is computed for the MLP workloads")
+        raise NotImplementedError("the GEMM floors are computed for the MLP workloads")
     rng = np.random.default_rng(0)
-    operands = [(rng.standard_normal((m, k)).astype(np.float32),
-                 rng.standard_normal((k, n)).astype(np.float32),
-                 np.empty((m, n), np.float32)) for (m, k, n), _ in products]
+    operands = [tuple(wrap(a) for a in (rng.standard_normal((m, k)).astype(np.float32),
+                                        rng.standard_normal((k, n)).astype(np.float32),
+                                        np.empty((m, n), np.float32)))
+                for (m, k, n), _ in products]
     forward = [ops for ops, (_, is_forward) in zip(operands, products) if is_forward]
     steps, eval_steps = _steps(name, quick)
     for a, b, out in operands:
-        np.matmul(a, b, out=out)
+        matmul(a, b, out)
     start = time.perf_counter()
     for _ in range(steps):
         for a, b, out in operands:
-            np.matmul(a, b, out=out)
+            matmul(a, b, out)
     for _ in range(eval_steps):
         for a, b, out in forward:
-            np.matmul(a, b, out=out)
+            matmul(a, b, out)
     return time.perf_counter() - start
+
+
+def run_blas_floor(name: str, quick: bool = False) -> float:
+    """The products through NumPy (its OpenBLAS, on its own threads): neuralab's floor."""
+    return _gemm_floor(name, quick, lambda a, b, out: np.matmul(a, b, out=out))
+
+
+def run_torch_floor(name: str, quick: bool = False) -> float:
+    """The same products through ``torch.mm`` (PyTorch's BLAS, MKL on x86): PyTorch's floor."""
+    import torch
+    return _gemm_floor(name, quick, lambda a, b, out: torch.mm(a, b, out=out), torch.from_numpy)
 
 
 def gemm_gflops(name: str) -> float:
@@ -282,4 +295,5 @@ SYSTEMS = {
     "sklearn": run_sklearn,
     "keras_jax": run_keras,
     "blas_floor": run_blas_floor,
+    "torch_floor": run_torch_floor,
 }
