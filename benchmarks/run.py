@@ -46,7 +46,8 @@ WORKLOADS, SYSTEMS = torch_style.register(WORKLOADS, SYSTEMS)
 LABELS = {"neuralab": "neuralab `fit`", "torch": "PyTorch eager", "torch_fused": "PyTorch fused Adam",
           "sklearn": "scikit-learn MLPClassifier", "keras_jax": "Keras 3 (JAX)",
           "blas_floor": "BLAS floor (GEMMs only)",
-          "torch_floor": "PyTorch's GEMMs only", "neuralab_torch": "neuralab.torch"}
+          "torch_floor": "PyTorch's GEMMs only", "numpy_step": "hand-written NumPy step",
+          "neuralab_torch": "neuralab.torch"}
 UNITS = {"W4": ("ms/step", lambda seconds, quick: seconds * 1e3 / (
     WORKLOADS["W4"]["quick_steps"] if quick else WORKLOADS["W4"]["steps"]))}
 

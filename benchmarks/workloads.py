@@ -181,6 +181,159 @@ def run_torch(name: str, quick: bool = False, fused: bool = False) -> float:
     return time.perf_counter() - start
 
 
+# -- the same MLP step written out by hand in NumPy: what a NumPy engine costs without a framework --
+class NumpyMLP:
+    """A softmax MLP trained by a hand-written NumPy loop: buffers made once, the gather,
+    the products (``np.matmul``, OpenBLAS), bias, activation (sigmoid as ``0.5 tanh(z / 2)
+    + 0.5``, as neuralab computes it; or ReLU), softmax cross-entropy from the logits, its
+    gradient, the accuracy, and one Adam step over a flat buffer of all the weights
+    (neuralab's compiled Adam where it builds, NumPy's passes otherwise). No layers, no
+    graph, no callbacks: neuralab's ``fit`` over this is what the framework costs.
+
+    Args:
+        widths: features, hidden units..., classes.
+        activation: ``"sigmoid"`` or ``"relu"`` (the hidden layers').
+        batch: the largest batch.
+        weights: the initial ``[W0, b0, W1, b1, ...]`` (Glorot uniform from ``seed`` if None).
+    """
+
+    def __init__(self, widths: list[int], activation: str, batch: int, lr: float,
+                 weights: list[np.ndarray] | None = None, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        size = sum(a * c + c for a, c in zip(widths[:-1], widths[1:]))
+        self.flat, self.grad, self.m, self.v, self.scratch = (np.zeros(size, np.float32)
+                                                              for _ in range(5))
+        self.Ws, self.bs, self.dWs, self.dbs = [], [], [], []
+        offset = 0
+        for a, c in zip(widths[:-1], widths[1:]):
+            for params, grads, shape in ((self.Ws, self.dWs, (a, c)), (self.bs, self.dbs, (c,))):
+                end = offset + int(np.prod(shape))
+                params.append(self.flat[offset:end].reshape(shape))
+                grads.append(self.grad[offset:end].reshape(shape))
+                offset = end
+            limit = np.sqrt(6 / (a + c))
+            self.Ws[-1][...] = rng.uniform(-limit, limit, (a, c))
+        if weights is not None:
+            for param, value in zip([p for pair in zip(self.Ws, self.bs) for p in pair], weights):
+                param[...] = value
+        self.xb = np.empty((batch, widths[0]), np.float32)
+        self.zs = [np.empty((batch, c), np.float32) for c in widths[1:]]
+        self.dxs = [np.empty((batch, a), np.float32) for a in widths[:-1]]
+        self.sigmoid = activation == "sigmoid"
+        self.lr, self.t = lr, 0
+
+    def forward(self, rows: np.ndarray) -> list[np.ndarray]:
+        """Each layer's input and the logits (in reused buffers)."""
+        hs = [rows]
+        last = len(self.Ws) - 1
+        for i, (W, b) in enumerate(zip(self.Ws, self.bs)):
+            z = self.zs[i][:len(rows)]
+            np.matmul(hs[-1], W, out=z)
+            z += b
+            if i < last and self.sigmoid:
+                z *= 0.5
+                np.tanh(z, out=z)
+                z *= 0.5
+                z += 0.5
+            elif i < last:
+                np.maximum(z, 0, out=z)
+            hs.append(z)
+        return hs
+
+    def step(self, x: np.ndarray, y: np.ndarray, index: np.ndarray) -> tuple[float, int]:
+        """One Adam step on the samples ``index`` of ``(x, y)``: (mean loss, correct)."""
+        nb = len(index)
+        rows = self.xb[:nb]
+        x.take(index, axis=0, out=rows, mode="clip")
+        labels = y[index]
+        hs = self.forward(rows)
+        z = hs[-1]  # logits -> the loss (log-sum-exp), then the gradient from the logits
+        z -= z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        picked = np.arange(nb), labels
+        loss = float(np.mean(lse - z[picked]))
+        correct = int(np.count_nonzero(z.argmax(axis=1) == labels))
+        d = z
+        d -= lse[:, None]
+        np.exp(d, out=d)
+        d[picked] -= 1.0
+        d *= 1.0 / nb
+        for i in range(len(self.Ws) - 1, -1, -1):
+            np.matmul(hs[i].T, d, out=self.dWs[i])
+            np.add.reduce(d, axis=0, out=self.dbs[i])
+            if i == 0:
+                break
+            dx = self.dxs[i][:nb]
+            np.matmul(d, self.Ws[i].T, out=dx)
+            h = hs[i]  # this layer's input, the previous one's activation
+            if self.sigmoid:  # dout h (1 - h); h is not needed after this step's dW
+                dx *= h
+                np.subtract(1.0, h, out=h)
+                dx *= h
+            else:
+                np.multiply(dx, h > 0, out=dx)
+            d = dx
+        self._adam()
+        return loss, correct
+
+    def _adam(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7) -> None:
+        from neuralab import kernels
+        self.t += 1
+        root = np.sqrt(1 - b2 ** self.t)
+        stepsize = self.lr * root / (1 - b1 ** self.t)
+        w, g, m, v, tmp = self.flat, self.grad, self.m, self.v, self.scratch
+        if kernels.adam(w, g, m, v, 1 - b1, 1 - b2, eps * root, stepsize):
+            return
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - b1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += eps * root
+        np.divide(m, tmp, out=tmp)
+        tmp *= stepsize
+        w -= tmp
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch: int) -> float:
+        """Mean loss over ``(x, y)`` in batches."""
+        total = 0.0
+        for start in range(0, len(x), batch):
+            z = self.forward(x[start:start + batch])[-1]
+            z -= z.max(axis=1, keepdims=True)
+            total += float(np.sum(np.log(np.exp(z).sum(axis=1))
+                                  - z[np.arange(len(z)), y[start:start + batch]]))
+        return total / len(x)
+
+
+def run_numpy_step(name: str, quick: bool = False) -> float:
+    """The MLP workload's epoch as a :class:`NumpyMLP` loop (W2 with its evaluation)."""
+    spec = WORKLOADS[name]
+    if spec["kind"] != "mlp" or spec["classes"] == 1:
+        raise NotImplementedError("the hand-written step covers the softmax MLP workloads")
+    data = make_data(name)
+    epochs, n = epochs_of(spec, quick)
+    x, y, batch = data["x"][:n], data["y"][:n].astype(np.intp), spec["batch"]
+    mlp = NumpyMLP([spec["features"]] + spec["hidden"] + [spec["classes"]], spec["act"], batch,
+                   spec["lr"])
+    rng = np.random.default_rng(0)
+
+    def epoch(count: int) -> None:
+        order = rng.permutation(count)
+        for start in range(0, count, batch):
+            mlp.step(x, y, order[start:start + batch])
+        if "x_eval" in data:
+            mlp.evaluate(data["x_eval"], data["y_eval"], batch)
+
+    epoch(batch * 2)  # warm-up, as for the other systems
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch(n)
+    return time.perf_counter() - start
+
+
 # -- scikit-learn MLPClassifier ---------------------------------------------------------------------------
 def run_sklearn(name: str, quick: bool = False) -> float:
     import warnings
@@ -294,6 +447,7 @@ SYSTEMS = {
     "torch_fused": lambda name, quick=False: run_torch(name, quick, fused=True),
     "sklearn": run_sklearn,
     "keras_jax": run_keras,
+    "numpy_step": run_numpy_step,
     "blas_floor": run_blas_floor,
     "torch_floor": run_torch_floor,
 }
