@@ -22,7 +22,9 @@ Phases:
 
 Beside the phases: the BLAS floor, i.e. every matrix product the epoch made
 (``np.matmul`` calls, recorded with their shapes and operand layouts) replayed alone on
-fresh arrays. The epoch is fitted ``--repeats`` times; the table shows the repeat with
+fresh arrays; and for the MLPs the same epoch as a hand-written NumPy loop
+(``workloads.NumpyMLP``: no layers, graph, metrics or callbacks), what the work costs
+without a framework. The epoch is fitted ``--repeats`` times; the table shows the repeat with
 the smallest total. Times are this process's CPU time by default (``--clock cpu``: with
 one BLAS thread, set here unless already set, it is the work done, and other processes
 on a shared machine barely move it); ``--clock wall`` measures elapsed time instead.
@@ -45,7 +47,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workloads import WORKLOADS, epochs_of, make_data, neuralab_model  # noqa: E402
+from workloads import WORKLOADS, NumpyMLP, epochs_of, make_data, neuralab_model  # noqa: E402
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 clock = CLOCKS["cpu"]
@@ -244,8 +246,32 @@ def profile(name: str, repeats: int) -> dict:
     best["phases"]["loop other"] = best["total"] - sum(best["phases"].values())
     best["plain"] = plain
     best["floor"] = recorder.replay_seconds()
+    if spec["kind"] == "mlp" and spec["classes"] > 1:
+        best["hand"] = hand_epoch_seconds(spec, data, x, y, repeats)
     best["gemms"] = sum(recorder.calls.values())
     return best
+
+
+def hand_epoch_seconds(spec: dict, data: dict, x, y, repeats: int) -> float:
+    """Median time of the epoch (and W2's evaluation) as a :class:`NumpyMLP` loop, the
+    batches taken in a fresh random order as ``fit`` takes them."""
+    batch = spec["batch"]
+    mlp = NumpyMLP([spec["features"]] + spec["hidden"] + [spec["classes"]], spec["act"],
+                   batch, spec["lr"])
+    labels = np.asarray(y, dtype=np.intp)
+    rng = np.random.default_rng(0)
+
+    def epoch() -> float:
+        start = clock()
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), batch):
+            mlp.step(x, labels, order[i:i + batch])
+        if "x_eval" in data:
+            mlp.evaluate(data["x_eval"], data["y_eval"], batch)
+        return clock() - start
+
+    epoch()  # warm-up
+    return sorted(epoch() for _ in range(repeats))[repeats // 2]
 
 
 def clock_name() -> str:
@@ -264,6 +290,9 @@ def report(name: str, result: dict, layers: bool) -> str:
     lines.append(f"| epoch without instrumentation (median) | {result['plain'] * 1e3:.1f} | |")
     lines.append(f"| BLAS floor: the same products alone | {result['floor'] * 1e3:.1f} | "
                  f"{result['floor'] / total:.0%} |")
+    if "hand" in result:
+        lines.append(f"| the same epoch as a hand-written NumPy loop (median) | "
+                     f"{result['hand'] * 1e3:.1f} | {result['hand'] / total:.0%} |")
     if layers:
         lines += ["", "| detail | ms |", "|---|---:|"]
         for key, seconds in sorted(result["details"].items(), key=lambda kv: -kv[1]):
