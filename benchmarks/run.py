@@ -47,6 +47,7 @@ LABELS = {"neuralab": "neuralab `fit`", "torch": "PyTorch eager", "torch_fused":
           "sklearn": "scikit-learn MLPClassifier", "keras_jax": "Keras 3 (JAX)",
           "blas_floor": "BLAS floor (GEMMs only)",
           "torch_floor": "PyTorch's GEMMs only", "numpy_step": "hand-written NumPy step",
+          "step_floor": "gather + GEMMs + Adam only",
           "neuralab_torch": "neuralab.torch"}
 UNITS = {"W4": ("ms/step", lambda seconds, quick: seconds * 1e3 / (
     WORKLOADS["W4"]["quick_steps"] if quick else WORKLOADS["W4"]["steps"]))}

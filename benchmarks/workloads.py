@@ -276,6 +276,24 @@ class NumpyMLP:
         self._adam()
         return loss, correct
 
+    def bare_step(self, x: np.ndarray, index: np.ndarray) -> None:
+        """The part of :meth:`step` no implementation can skip: the gather, every matrix
+        product of the forward and backward passes, and Adam over all the weights. No
+        bias, activation, loss or metric (the "gradients" are not the loss's): a bound on
+        the time of any step that gathers its batch and leaves the products to BLAS."""
+        nb = len(index)
+        h = self.xb[:nb]
+        x.take(index, axis=0, out=h, mode="clip")
+        hs = [h]
+        for W, z in zip(self.Ws, self.zs):
+            hs.append(np.matmul(hs[-1], W, out=z[:nb]))
+        d = hs[-1]
+        for i in range(len(self.Ws) - 1, 0, -1):
+            np.matmul(hs[i].T, d, out=self.dWs[i])
+            d = np.matmul(d, self.Ws[i].T, out=self.dxs[i][:nb])
+        np.matmul(hs[0].T, d, out=self.dWs[0])
+        self._adam()
+
     def _adam(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7) -> None:
         from neuralab import kernels
         self.t += 1
@@ -308,8 +326,10 @@ class NumpyMLP:
         return total / len(x)
 
 
-def run_numpy_step(name: str, quick: bool = False) -> float:
-    """The MLP workload's epoch as a :class:`NumpyMLP` loop (W2 with its evaluation)."""
+def run_numpy_step(name: str, quick: bool = False, bare: bool = False) -> float:
+    """The MLP workload's epoch as a :class:`NumpyMLP` loop (W2 with its evaluation);
+    ``bare``: only what no step can skip (:meth:`NumpyMLP.bare_step`, and the evaluation's
+    forward products)."""
     spec = WORKLOADS[name]
     if spec["kind"] != "mlp" or spec["classes"] == 1:
         raise NotImplementedError("the hand-written step covers the softmax MLP workloads")
@@ -323,8 +343,17 @@ def run_numpy_step(name: str, quick: bool = False) -> float:
     def epoch(count: int) -> None:
         order = rng.permutation(count)
         for start in range(0, count, batch):
-            mlp.step(x, y, order[start:start + batch])
-        if "x_eval" in data:
+            if bare:
+                mlp.bare_step(x, order[start:start + batch])
+            else:
+                mlp.step(x, y, order[start:start + batch])
+        if "x_eval" in data and bare:
+            xe = data["x_eval"]
+            for start in range(0, len(xe), batch):
+                h = xe[start:start + batch]
+                for W, z in zip(mlp.Ws, mlp.zs):
+                    h = np.matmul(h, W, out=z[:len(h)])
+        elif "x_eval" in data:
             mlp.evaluate(data["x_eval"], data["y_eval"], batch)
 
     epoch(batch * 2)  # warm-up, as for the other systems
@@ -448,6 +477,7 @@ SYSTEMS = {
     "sklearn": run_sklearn,
     "keras_jax": run_keras,
     "numpy_step": run_numpy_step,
+    "step_floor": lambda name, quick=False: run_numpy_step(name, quick, bare=True),
     "blas_floor": run_blas_floor,
     "torch_floor": run_torch_floor,
 }

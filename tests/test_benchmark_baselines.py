@@ -46,3 +46,27 @@ def test_numpy_mlp_takes_the_steps_of_fit(activation, hidden):
     for got, want in zip(ours, model.get_weights()):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     assert mlp.evaluate(x, y, 20) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-5)
+
+
+def test_bare_step_makes_the_products_of_a_step(monkeypatch):
+    """The "gather + GEMMs + Adam only" bound does every product a real step does."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 50)
+    mlp = NumpyMLP([6, 8, 5, 3], "relu", batch=16, lr=0.01)
+    shapes: list[list] = []
+    matmul = np.matmul
+
+    def recording(a, b, *args, **kwargs):
+        shapes[-1].append((a.shape, b.shape))
+        return matmul(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(np, "matmul", recording)
+    index = np.arange(3, 19)
+    for step in (lambda: mlp.step(x, y, index), lambda: mlp.bare_step(x, index)):
+        shapes.append([])
+        before = mlp.flat.copy()
+        step()
+        assert not np.array_equal(before, mlp.flat)  # Adam ran over the weights
+    assert len(shapes[0]) == 3 + 3 + 2  # forward, dW per layer, dx but the first layer's
+    assert sorted(shapes[0]) == sorted(shapes[1])
