@@ -279,8 +279,9 @@ class NumpyMLP:
     def bare_step(self, x: np.ndarray, index: np.ndarray) -> None:
         """The part of :meth:`step` no implementation can skip: the gather, every matrix
         product of the forward and backward passes, and Adam over all the weights. No
-        bias, activation, loss or metric (the "gradients" are not the loss's): a bound on
-        the time of any step that gathers its batch and leaves the products to BLAS."""
+        bias, activation, loss or metric (the "gradients" are not the loss's): the work
+        any step that gathers its batch and leaves the products to BLAS does, one after
+        the other."""
         nb = len(index)
         h = self.xb[:nb]
         x.take(index, axis=0, out=h, mode="clip")
