@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workloads import WORKLOADS, NumpyMLP, epochs_of, make_data, neuralab_model  # noqa: E402
+from workloads import WORKLOADS, NumpyMLP, epochs_of, make_data, neuralab_model, numpy_epoch  # noqa: E402
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 clock = CLOCKS["cpu"]
@@ -253,21 +253,15 @@ def profile(name: str, repeats: int) -> dict:
 
 
 def hand_epoch_seconds(spec: dict, data: dict, x, y, repeats: int) -> float:
-    """Median time of the epoch (and W2's evaluation) as a :class:`NumpyMLP` loop, the
-    batches taken in a fresh random order as ``fit`` takes them."""
-    batch = spec["batch"]
-    mlp = NumpyMLP([spec["features"]] + spec["hidden"] + [spec["classes"]], spec["act"],
-                   batch, spec["lr"])
+    """Median time of the epoch (and W2's evaluation) as a :class:`NumpyMLP` loop
+    (:func:`numpy_epoch`), the batches taken in a fresh random order as ``fit`` takes them."""
+    mlp = NumpyMLP.for_workload(spec)
     labels = np.asarray(y, dtype=np.intp)
     rng = np.random.default_rng(0)
 
     def epoch() -> float:
         start = clock()
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), batch):
-            mlp.step(x, labels, order[i:i + batch])
-        if "x_eval" in data:
-            mlp.evaluate(data["x_eval"], data["y_eval"], batch)
+        numpy_epoch(mlp, x, labels, data, rng)
         return clock() - start
 
     epoch()  # warm-up

@@ -222,6 +222,12 @@ class NumpyMLP:
         self.sigmoid = activation == "sigmoid"
         self.lr, self.t = lr, 0
 
+    @classmethod
+    def for_workload(cls, spec: dict) -> NumpyMLP:
+        """The network of an MLP workload (its widths, activation, batch and rate)."""
+        return cls([spec["features"]] + spec["hidden"] + [spec["classes"]], spec["act"],
+                   spec["batch"], spec["lr"])
+
     def forward(self, rows: np.ndarray) -> list[np.ndarray]:
         """Each layer's input and the logits (in reused buffers)."""
         hs = [rows]
@@ -248,8 +254,7 @@ class NumpyMLP:
         labels = y[index]
         hs = self.forward(rows)
         z = hs[-1]  # logits -> the loss (log-sum-exp), then the gradient from the logits
-        z -= z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
+        lse = _shift_and_logsumexp(z)
         picked = np.arange(nb), labels
         loss = float(np.mean(lse - z[picked]))
         correct = int(np.count_nonzero(z.argmax(axis=1) == labels))
@@ -285,15 +290,20 @@ class NumpyMLP:
         nb = len(index)
         h = self.xb[:nb]
         x.take(index, axis=0, out=h, mode="clip")
-        hs = [h]
-        for W, z in zip(self.Ws, self.zs):
-            hs.append(np.matmul(hs[-1], W, out=z[:nb]))
+        hs = self._products(h)
         d = hs[-1]
         for i in range(len(self.Ws) - 1, 0, -1):
             np.matmul(hs[i].T, d, out=self.dWs[i])
             d = np.matmul(d, self.Ws[i].T, out=self.dxs[i][:nb])
         np.matmul(hs[0].T, d, out=self.dWs[0])
         self._adam()
+
+    def _products(self, rows: np.ndarray) -> list[np.ndarray]:
+        """:meth:`forward`'s products alone, chained (no bias, no activation)."""
+        hs = [rows]
+        for W, z in zip(self.Ws, self.zs):
+            hs.append(np.matmul(hs[-1], W, out=z[:len(rows)]))
+        return hs
 
     def _adam(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7) -> None:
         from neuralab import kernels
@@ -321,46 +331,57 @@ class NumpyMLP:
         total = 0.0
         for start in range(0, len(x), batch):
             z = self.forward(x[start:start + batch])[-1]
-            z -= z.max(axis=1, keepdims=True)
-            total += float(np.sum(np.log(np.exp(z).sum(axis=1))
-                                  - z[np.arange(len(z)), y[start:start + batch]]))
+            lse = _shift_and_logsumexp(z)
+            total += float(np.sum(lse - z[np.arange(len(z)), y[start:start + batch]]))
         return total / len(x)
+
+    def bare_evaluate(self, x: np.ndarray, batch: int) -> None:
+        """:meth:`evaluate`'s products alone (as :meth:`bare_step` is :meth:`step`'s)."""
+        for start in range(0, len(x), batch):
+            self._products(x[start:start + batch])
+
+
+def _shift_and_logsumexp(z: np.ndarray) -> np.ndarray:
+    """Shift each row of the logits ``z`` (N, K) by its maximum, in place; return each
+    row's log-sum-exp of the shifted values (N,)."""
+    z -= z.max(axis=1, keepdims=True)
+    return np.log(np.exp(z).sum(axis=1))
+
+
+def numpy_epoch(mlp: NumpyMLP, x: np.ndarray, y: np.ndarray, data: dict,
+                rng: np.random.Generator, bare: bool = False) -> None:
+    """One epoch of ``mlp`` over ``(x, y)`` (integer labels) in a fresh random order, then
+    the workload's evaluation where it has one (W2); ``bare``: only the work no step can
+    skip (:meth:`NumpyMLP.bare_step`, :meth:`NumpyMLP.bare_evaluate`)."""
+    order = rng.permutation(len(x))
+    for start in range(0, len(x), mlp.xb.shape[0]):
+        index = order[start:start + mlp.xb.shape[0]]
+        if bare:
+            mlp.bare_step(x, index)
+        else:
+            mlp.step(x, y, index)
+    if "x_eval" in data and bare:
+        mlp.bare_evaluate(data["x_eval"], mlp.xb.shape[0])
+    elif "x_eval" in data:
+        mlp.evaluate(data["x_eval"], data["y_eval"], mlp.xb.shape[0])
 
 
 def run_numpy_step(name: str, quick: bool = False, bare: bool = False) -> float:
-    """The MLP workload's epoch as a :class:`NumpyMLP` loop (W2 with its evaluation);
-    ``bare``: only what no step can skip (:meth:`NumpyMLP.bare_step`, and the evaluation's
-    forward products)."""
+    """The MLP workload's epoch as a :class:`NumpyMLP` loop (:func:`numpy_epoch`, W2 with
+    its evaluation); ``bare``: only what no step can skip."""
     spec = WORKLOADS[name]
     if spec["kind"] != "mlp" or spec["classes"] == 1:
         raise NotImplementedError("the hand-written step covers the softmax MLP workloads")
     data = make_data(name)
     epochs, n = epochs_of(spec, quick)
-    x, y, batch = data["x"][:n], data["y"][:n].astype(np.intp), spec["batch"]
-    mlp = NumpyMLP([spec["features"]] + spec["hidden"] + [spec["classes"]], spec["act"], batch,
-                   spec["lr"])
+    x, y = data["x"][:n], data["y"][:n].astype(np.intp)
+    mlp = NumpyMLP.for_workload(spec)
     rng = np.random.default_rng(0)
-
-    def epoch(count: int) -> None:
-        order = rng.permutation(count)
-        for start in range(0, count, batch):
-            if bare:
-                mlp.bare_step(x, order[start:start + batch])
-            else:
-                mlp.step(x, y, order[start:start + batch])
-        if "x_eval" in data and bare:
-            xe = data["x_eval"]
-            for start in range(0, len(xe), batch):
-                h = xe[start:start + batch]
-                for W, z in zip(mlp.Ws, mlp.zs):
-                    h = np.matmul(h, W, out=z[:len(h)])
-        elif "x_eval" in data:
-            mlp.evaluate(data["x_eval"], data["y_eval"], batch)
-
-    epoch(batch * 2)  # warm-up, as for the other systems
+    warm = 2 * spec["batch"]
+    numpy_epoch(mlp, x[:warm], y[:warm], data, rng, bare)  # warm-up, as for the other systems
     start = time.perf_counter()
     for _ in range(epochs):
-        epoch(n)
+        numpy_epoch(mlp, x, y, data, rng, bare)
     return time.perf_counter() - start
 
 
