@@ -285,3 +285,30 @@ def test_custom_autograd_function_gives_pytorchs_gradients():
     assert np.max(np.abs(grads[0][1] - grads[1][1])) <= TOL
     y = custom_functions(nt).apply(nt.tensor(x0, requires_grad=True), 0.5, nt.tensor(w0))
     assert y.grad_fn.name() == "ScaledExpBackward0"
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_set_num_threads_sets_neuralabs_threads_and_blas_and_rejects_what_pytorch_rejects():
+    from threadpoolctl import threadpool_limits
+
+    from neuralab import parallel
+    before, blas = parallel.get_num_threads(), threadpool_limits(limits=None)
+    try:
+        for n in (1, 3):
+            nt.set_num_threads(n)
+            assert nt.get_num_threads() == n == parallel.get_num_threads()
+            assert _blas_threads() and all(k <= n for k in _blas_threads())
+        for bad in (0, -2, 1.5, True):
+            with pytest.raises(RuntimeError) as ours:
+                nt.set_num_threads(bad)
+            with pytest.raises(RuntimeError) as theirs:
+                torch.set_num_threads(bad)
+            assert str(ours.value) == str(theirs.value)
+        assert nt.get_num_threads() == 3  # a refused call changes nothing
+    finally:
+        parallel.set_num_threads(before)
+        blas.restore_original_limits()

@@ -99,6 +99,20 @@ def sum_in_order(terms: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def image_kernel_args(who: str, filters, data_format, padding) -> tuple[int, str]:
+    """``(filters, padding)`` of a 2-D convolution layer ``who`` (Conv2D, Conv2DTranspose),
+    checked: a positive integer, channels-last images, "valid" or "same" (any case)."""
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+        raise ValueError(f"{who} filters must be a positive integer, got {filters!r}")
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{who} supports data_format='channels_last' only (images as "
+                         f"(N, H, W, C)), got {data_format!r}")
+    padding = padding.lower() if isinstance(padding, str) else padding
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+    return int(filters), padding
+
+
 @register
 class Conv2D(KernelMixin, Layer):
     """2-D convolution (cross-correlation, as in every framework) plus bias and activation.
@@ -126,15 +140,7 @@ class Conv2D(KernelMixin, Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Conv2D supports data_format='channels_last' only (images as "
-                             f"(N, H, W, C)), got {data_format!r}")
-        padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in ("valid", "same"):
-            raise ValueError(f"Conv2D padding must be 'valid' or 'same', got {padding!r}")
-        self.filters = int(filters)
+        self.filters, padding = image_kernel_args("Conv2D", filters, data_format, padding)
         self.kernel_size = to_tuple(kernel_size, 2, "kernel_size")
         self.strides = to_tuple(strides, 2, "strides")
         self.dilation_rate = to_tuple(dilation_rate, 2, "dilation_rate")

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import functional as fn
 from .base import Layer, register, to_tuple
+from .conv import image_kernel_args
 from .dense import KernelMixin
 
 
@@ -39,20 +40,10 @@ class Conv2DTranspose(KernelMixin, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Conv2DTranspose filters must be a positive integer, got "
-                             f"{filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Conv2DTranspose supports data_format='channels_last' only "
-                             f"(images as (N, H, W, C)), got {data_format!r}")
-        padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in ("valid", "same"):
-            raise ValueError(f"Conv2DTranspose padding must be 'valid' or 'same', got "
-                             f"{padding!r}")
-        self.filters = int(filters)
+        self.filters, self.padding = image_kernel_args("Conv2DTranspose", filters, data_format,
+                                                       padding)
         self.kernel_size = to_tuple(kernel_size, 2, "kernel_size")
         self.strides = to_tuple(strides, 2, "strides")
-        self.padding = padding
         self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
                               kernel_regularizer, bias_regularizer)
 

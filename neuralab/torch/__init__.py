@@ -21,6 +21,7 @@ NumPy's (seeded by :func:`manual_seed`), not PyTorch's.
 import builtins as _builtins
 from types import SimpleNamespace as _Namespace
 
+from neuralab import parallel as _parallel
 from neuralab.tensor import enable_grad, is_grad_enabled, no_grad
 
 from ._functions import (
@@ -155,6 +156,26 @@ class _SetGradEnabled:
         self._engine._state.enabled = self._previous
 
 
+def set_num_threads(n: int) -> None:
+    """``torch.set_num_threads(n)``: neuralab's own parallel work (:mod:`neuralab.parallel`)
+    runs on ``n`` threads and BLAS's products on at most ``n`` (through threadpoolctl), as
+    PyTorch's intra-op threads and its BLAS do. Raises PyTorch's ``RuntimeError`` for
+    anything but a positive ``int``."""
+    if isinstance(n, _builtins.bool) or not isinstance(n, _builtins.int):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
+    if n < 1:
+        raise RuntimeError("set_num_threads expects a positive integer")
+    from threadpoolctl import threadpool_limits
+    _parallel.set_num_threads(n)
+    threadpool_limits(limits=n, user_api="blas")
+
+
+def get_num_threads() -> int:
+    """``torch.get_num_threads()``: the threads neuralab's parallel work runs on (one on a
+    machine of two cores or fewer unless :func:`set_num_threads` says otherwise)."""
+    return _parallel.get_num_threads()
+
+
 set_grad_enabled = _SetGradEnabled
 inference_mode = no_grad
 cuda = _Namespace(is_available=lambda: False, device_count=lambda: 0, manual_seed=lambda value: None,
@@ -171,12 +192,12 @@ __all__ = [
     "clamp", "clip", "concat", "concatenate", "cos", "cuda", "device", "div", "dot", "double",
     "draw_dot", "graph_text", "dtype", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "expm1",
     "eye", "flatten", "float", "float16", "float32", "float64", "floor", "from_numpy", "full",
-    "full_like", "get_default_dtype", "half", "inference_mode", "int", "int16", "int32", "int64",
+    "full_like", "get_default_dtype", "get_num_threads", "half", "inference_mode", "int", "int16", "int32", "int64",
     "int8", "is_grad_enabled", "is_tensor", "isnan", "linspace", "load", "log", "log1p",
     "log_softmax", "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min",
     "minimum", "mm", "mul", "no_grad", "normal", "numel", "ones", "ones_like", "permute", "pow",
     "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "reshape", "save",
-    "seed", "set_default_dtype", "set_grad_enabled", "short", "sigmoid", "sign", "sin", "softmax",
+    "seed", "set_default_dtype", "set_grad_enabled", "set_num_threads", "short", "sigmoid", "sign", "sin", "softmax",
     "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "tensor", "topk",
     "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
