@@ -65,6 +65,10 @@ class Loss:
         elif type(self).name == "loss" and type(self) is not Loss:
             self.name = _snake_case(type(self).__name__)
 
+    #: the loss scores rows of class scores (N, classes): predictions (N, T, ..., classes)
+    #: are scored step by step as rows (N * T * ..., classes), as Keras does
+    per_row = False
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The batch loss (Keras ``loss(y_true, y_pred, sample_weight=None)``): a float for
         arrays; a Tensor with the gradient to ``y_pred`` when ``y_pred`` is one (inside a
@@ -78,8 +82,26 @@ class Loss:
             return Tensor.from_op(np.asarray(value, dtype=pred.dtype), [y_pred],
                                   lambda d: [d * grad], self.name)
         y_pred = np.asarray(y_pred, dtype=float) if not isinstance(y_pred, np.ndarray) else y_pred
+        if self.per_row and y_pred.ndim > 2:
+            y_true, y_pred, sample_weight = self.as_rows(y_true, y_pred, sample_weight)
         y_true = self.check_targets(y_true, y_pred)
         return self.value(y_true, y_pred, sample_weight)
+
+    def as_rows(self, y_true, y_pred: np.ndarray, sample_weight=None):
+        """Predictions (N, T, ..., classes) as rows (M, classes), the targets' matching
+        rows and the weights (N,) or (N, T, ...) repeated to one per row."""
+        lead = y_pred.shape[:-1]
+        y_true = np.asarray(y_true)
+        if y_true.shape[:len(lead)] != lead:
+            raise ValueError(f"{self.name}: predictions of shape {y_pred.shape} need targets "
+                             f"of shape {lead} (labels) or {y_pred.shape}, got {y_true.shape}")
+        rows = int(np.prod(lead))
+        if sample_weight is not None:
+            w = np.asarray(sample_weight)
+            sample_weight = np.broadcast_to(w.reshape(w.shape + (1,) * (len(lead) - w.ndim)),
+                                            lead).reshape(rows)
+        return (y_true.reshape((rows,) + y_true.shape[len(lead):]),
+                y_pred.reshape(rows, y_pred.shape[-1]), sample_weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         """Per-sample losses, shape (N,): ndarrays in and out for a loss with its own
@@ -254,6 +276,8 @@ class BinaryCrossentropy(Loss):
 
 class CategoricalCrossentropy(Loss):
     """``-sum_k t_k log p_k`` with one-hot (or soft) targets of shape (N, K)."""
+
+    per_row = True
 
     name = "categorical_crossentropy"
     fused_activation = "softmax"

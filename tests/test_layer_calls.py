@@ -106,6 +106,8 @@ CASES = [
      False),
     ("upsampling_2d", lambda: L.UpSampling2D((2, 3)), floats((2, 3, 2)), True, False),
     ("rescaling", lambda: L.Rescaling(0.5, offset=-1.0), floats((4,)), True, False),
+    # no step equals the mask value: a centred difference at a masked step would unmask it
+    ("masking", lambda: L.Masking(mask_value=0.0), floats((5, 3)), True, False),
     ("layer_norm", L.LayerNormalization, floats((5,)), True, False),
     ("layer_norm_images", lambda: L.LayerNormalization(axis=[1, 2]), floats((3, 2, 2)), True,
      False),

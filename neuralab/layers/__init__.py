@@ -5,7 +5,7 @@ from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .base import Layer, deserialize, get_layer_class, register, serialize
 from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv2DTranspose
-from .core import Lambda, Rescaling
+from .core import Lambda, Masking, Rescaling
 from .dense import Dense
 from .dropout import Dropout, SpatialDropout2D
 from .embedding import Embedding
@@ -65,5 +65,5 @@ __all__ = ["Layer", "register", "get_layer_class", "serialize", "deserialize", "
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "Conv1D", "Conv2DTranspose", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
-           "ZeroPadding2D", "UpSampling2D", "Rescaling", "Lambda", "LayerNormalization",
+           "ZeroPadding2D", "UpSampling2D", "Rescaling", "Masking", "Lambda", "LayerNormalization",
            "Normalization", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]

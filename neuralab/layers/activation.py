@@ -16,6 +16,8 @@ class Activation(ActivationMixin, Layer):
     Shape: any (N, ...) -> same shape.
     """
 
+    supports_masking = True  # a mask passes on unchanged (Keras)
+
     accepts_any_shape = True
     _cache_attrs = ("y", "logits")
 

@@ -128,9 +128,10 @@ class Layer:
     _cache_attrs: tuple[str, ...] = ()
     #: True once the layer is called as ``layer(a, b)``: call() takes the tensors spread out
     _spread_inputs = False
-    #: whether ``call`` takes ``training``: cached per class by _accepts_training (declared
-    #: only, so that each class's own ``__dict__`` says whether it was computed)
-    _call_takes_training: bool
+    #: ``call``'s parameter names and whether it takes ``**kwargs``: cached per class by
+    #: _call_takes (declared only, so that each class's own ``__dict__`` says whether it
+    #: was computed)
+    _call_signature: tuple[frozenset, bool]
 
     _ACCEPTED_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim",
                         "batch_input_shape", "batch_size", "activity_regularizer", "autocast")
@@ -237,6 +238,23 @@ class Layer:
                 f"{format_shape(expected)}, got {format_shape((None,) + x.shape[1:])}"
             )
 
+    # -- masks (Keras masking: which timesteps of a padded sequence count) -------------
+    #: the layer passes a mask on to its output (Keras ``supports_masking``); a mask that
+    #: reaches a layer without it is dropped, with Keras' warning
+    supports_masking = False
+    #: ``forward`` takes ``mask=``: a boolean (N, T) array, True at the steps that count
+    uses_mask = False
+
+    @property
+    def makes_mask(self) -> bool:
+        """Whether this layer starts a mask (``Embedding(mask_zero=True)``, ``Masking``)."""
+        return False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output for ``inputs`` carrying ``mask`` (Keras
+        ``compute_mask``): by default the input's, unchanged."""
+        return mask
+
     # -- computation ------------------------------------------------------------------
     def forward(self, x: Arrays, training: bool = False) -> Arrays:
         raise NotImplementedError
@@ -244,15 +262,16 @@ class Layer:
     def backward(self, dout: Arrays) -> Arrays:
         raise NotImplementedError
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         """The forward maths on tensors (Keras ``call``). Layers with a hand-written
-        ``backward`` need not define it: by default it records their own node."""
+        ``backward`` need not define it: by default it records their own node (``mask``:
+        the (N, T) steps that count, for a layer that :attr:`uses_mask`)."""
         if not self.has_own_backward:
             raise NotImplementedError(
                 f"{type(self).__name__} defines neither call(inputs) nor forward/backward: "
                 "define call(self, inputs, training=None) with neuralab.ops (the gradient "
                 "follows), or forward(x, training) and backward(dout) for a fast layer")
-        return self._call_recorded(inputs, bool(training))
+        return self._call_recorded(inputs, bool(training), mask)
 
     @property
     def has_own_backward(self) -> bool:
@@ -267,6 +286,12 @@ class Layer:
             inputs, args = [inputs, *args], ()
         training = kwargs.pop("training", args[0] if args else None)
         if is_symbolic(inputs):
+            if kwargs.get("mask") is not None:
+                raise NotImplementedError(
+                    f"{type(self).__name__}: a mask= argument in a functional model is not "
+                    "supported; start the mask with Embedding(mask_zero=True) or Masking() "
+                    "and it reaches the layers after them by itself")
+            kwargs.pop("mask", None)
             return self._call_symbolic(inputs, kwargs, training)
         self._losses = []
         if self.has_own_backward and not _holds_tensor(inputs):
@@ -275,6 +300,9 @@ class Layer:
                 if not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
                     raise TypeError(f"{type(self).__name__} expected numeric input, got dtype "
                                     f"{v.dtype}")
+            mask = kwargs.get("mask")
+            if mask is not None and self.uses_mask:
+                return self.forward(x, training=bool(training), mask=np.asarray(mask, bool))
             return self.forward(x, training=bool(training))
         if _holds_tensor(inputs):
             self._maybe_build_for(inputs)
@@ -293,16 +321,21 @@ class Layer:
         return self.call(inputs, **kwargs)
 
     def _accepts_training(self) -> bool:
+        return self._call_takes("training", or_var_keyword=True)
+
+    def _call_takes(self, name: str, or_var_keyword: bool = False) -> bool:
+        """Whether ``call`` has a parameter ``name`` (or, with ``or_var_keyword``,
+        ``**kwargs``): Keras passes ``training`` and ``mask`` only to a call that takes them."""
         cls = type(self)
-        cached = cls.__dict__.get("_call_takes_training")
+        cached = cls.__dict__.get("_call_signature")
         if cached is None:
             params = inspect.signature(cls.call).parameters
-            cached = "training" in params or any(
-                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-            cls._call_takes_training = cached
-        return cached
+            cached = (frozenset(params), any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                             for p in params.values()))
+            cls._call_signature = cached
+        return name in cached[0] or (or_var_keyword and cached[1])
 
-    def _call_recorded(self, inputs, training: bool):
+    def _call_recorded(self, inputs, training: bool, mask=None):
         """A built-in layer on Tensors: one tape node whose backward is ``self.backward``.
 
         The node keeps this call's :class:`CallState`; the layer's trainable weights are
@@ -312,8 +345,12 @@ class Layer:
         xs = [v if isinstance(v, Tensor) else Tensor(v) for v in xs]
         state = CallState()
         self.enter_call(state)
-        y = self.forward([v.data for v in xs] if self.multi_input else xs[0].data,
-                         training=training)
+        x = [v.data for v in xs] if self.multi_input else xs[0].data
+        if mask is not None and self.uses_mask:
+            mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+            y = self.forward(x, training=training, mask=mask)  # type: ignore[call-arg]  # uses_mask
+        else:
+            y = self.forward(x, training=training)
         self.exit_call(state)
         weights = self.trainable_weights
         needs_dx = [v.requires_grad for v in xs]

@@ -1,4 +1,4 @@
-"""Small Keras core layers: Rescaling and Lambda."""
+"""Small Keras core layers: Rescaling, Masking and Lambda."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ class Rescaling(Layer):
 
     Shape: any (N, ...) -> same shape, in the layer's float dtype.
     """
+
+    supports_masking = True  # a mask passes on unchanged (Keras)
 
     accepts_any_shape = True
 
@@ -39,6 +41,45 @@ class Rescaling(Layer):
         def plain(v):
             return np.asarray(v).tolist() if isinstance(v, np.ndarray) else v
         return {**super().get_config(), "scale": plain(self.scale), "offset": plain(self.offset)}
+
+
+@register
+class Masking(Layer):
+    """Skip the timesteps whose features all equal ``mask_value`` (Keras ``Masking``).
+
+    Math: ``keep[n, t] = any_c x[n, t, c] != mask_value``; ``y = x * keep`` (the skipped
+    steps become zeros) and the output carries the mask ``keep`` (N, T), which the layers
+    after it follow (an RNN carries its state over the skipped steps, the loss leaves
+    them out). Backward: ``dx = dout * keep``.
+
+    Shape: (N, T, C) -> (N, T, C); the mask (N, T).
+    """
+
+    accepts_any_shape = True
+    supports_masking = True
+    _cache_attrs = ("keep",)
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    @property
+    def makes_mask(self) -> bool:
+        return True
+
+    def compute_mask(self, inputs, mask=None):
+        return np.any(np.asarray(inputs) != self.mask_value, axis=-1)
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        self.keep = np.any(x != self.mask_value, axis=-1, keepdims=True)
+        return np.where(self.keep, x, 0).astype(self.dtype, copy=False)
+
+    def backward(self, dout):
+        return np.where(self.keep, dout, 0).astype(dout.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 @register

@@ -98,6 +98,8 @@ class Dense(KernelMixin, Layer):
         (2, 4)
     """
 
+    supports_masking = True  # a mask passes on unchanged (Keras)
+
     #: x as (rows, in_features), the input's shape, y (rows, units), z with keep_logits
     _cache_attrs = ("x", "_x_shape", "y", "logits")
 

@@ -22,6 +22,8 @@ class Dropout(Layer):
     Shape: any (N, ...) -> same shape.
     """
 
+    supports_masking = True  # a mask passes on unchanged (Keras)
+
     accepts_any_shape = True
     #: the scaled mask (None at inference): each call draws its own
     _cache_attrs = ("mask",)

@@ -32,12 +32,16 @@ class Embedding(Layer):
     Shape: ids (N, T) or (N,) -> (N, T, output_dim) or (N, output_dim).
 
     Keras 2's ``input_length`` is accepted: it fixes T so ``summary()`` can show shapes.
+    With ``mask_zero=True`` id 0 is padding: the output carries the mask ``ids != 0``
+    (N, T), which the layers after it follow (an RNN skips the padded steps, the loss
+    leaves them out), as in Keras; ``input_dim`` then counts the padding id too.
     """
 
     _cache_attrs = ("ids",)
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, input_length: int | None = None, **kwargs):
+                 embeddings_regularizer=None, input_length: int | None = None,
+                 mask_zero: bool = False, **kwargs):
         if input_length is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (int(input_length),)
         super().__init__(**kwargs)
@@ -49,6 +53,16 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings = None
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+
+    @property
+    def makes_mask(self) -> bool:
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask=None):
+        """``ids != 0`` (N, T) with ``mask_zero``, else None."""
+        return np.asarray(inputs) != 0 if self.mask_zero else None
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -72,5 +86,6 @@ class Embedding(Layer):
     def get_config(self):
         config = {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                   "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                  "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer)}
+                  "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                  "mask_zero": self.mask_zero}
         return config

@@ -102,6 +102,14 @@ class _ElementwiseMerge(_Merge):
 
     #: the inputs' shapes and their rank-aligned shapes
     _cache_attrs = ("_shapes", "_aligned_shapes")
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras' rule: a step counts where it counts in any input; no mask unless every
+        input carries one."""
+        if mask is None or any(m is None for m in mask):
+            return None
+        return np.logical_or.reduce([np.asarray(m, bool) for m in mask])
 
     def compute_output_shape(self, input_shape):
         shapes = _as_shapes(input_shape)
@@ -290,6 +298,18 @@ class Concatenate(_Merge):
 
     #: the concatenation axis (non-negative) and where each input's slice ends
     _cache_attrs = ("_axis", "_ends")
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras' rule: each input's mask (all True where it has none) spread over its
+        shape, joined along ``axis``, then a step counts where any feature does."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        spread = [np.ones(np.shape(x), bool) if m is None else
+                  np.broadcast_to(np.asarray(m, bool).reshape(
+                      np.shape(m) + (1,) * (np.ndim(x) - np.ndim(m))), np.shape(x))
+                  for x, m in zip(inputs, mask)]
+        return np.concatenate(spread, axis=self.axis).any(axis=-1)
 
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)

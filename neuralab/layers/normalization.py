@@ -38,6 +38,8 @@ class BatchNormalization(Layer):
     moving statistics are updated by every call in training mode, as in Keras.
     """
 
+    supports_masking = True  # a mask passes on unchanged (Keras)
+
     _cache_attrs = ("batch_mode", "inv_std", "xhat")
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
@@ -146,6 +148,8 @@ class LayerNormalization(Layer):
 
     Shape: (N, ...) -> same shape.
     """
+
+    supports_masking = True  # a mask passes on unchanged (Keras)
 
     #: one call's normalized input and 1 / sqrt(var + eps) (one per normalized group)
     _cache_attrs = ("xhat", "inv_std")

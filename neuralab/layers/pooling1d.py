@@ -86,19 +86,44 @@ class _GlobalPooling1D(Layer):
 @register
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """Mean over the steps of each channel: ``y[n, c] = mean_t x[n, t, c]``;
-    backward ``dx[n, t, c] = dy[n, c] / L``.
+    backward ``dx[n, t, c] = dy[n, c] / L``. With a mask ``keep`` (N, L) (Keras'), the mean
+    of the kept steps only: ``y[n, c] = sum_t keep x / sum_t keep`` and ``dx = dy keep /
+    sum_t keep`` (NaN for a sequence with no kept step, as in Keras); the output carries
+    no mask.
 
     Shape: (N, L, C) -> (N, C), or (N, 1, C) with ``keepdims``.
     """
 
-    def forward(self, x, training=False):
+    _cache_attrs = ("_x_shape", "_weights")
+    supports_masking = True
+    uses_mask = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def forward(self, x, training=False, mask=None):
         self._check_input(x)
         self._x_shape = x.shape
-        return x.mean(axis=1, keepdims=self.keepdims)
+        self._weights = None
+        if mask is None:
+            return x.mean(axis=1, keepdims=self.keepdims)
+        keep = np.asarray(mask, bool)
+        if keep.shape != x.shape[:2]:
+            raise ValueError(f"GlobalAveragePooling1D {self.name!r}: the mask must have the "
+                             f"shape (N, L) = {x.shape[:2]} of its input, got {keep.shape}")
+        keep = keep[:, :, None].astype(x.dtype)
+        count = keep.sum(axis=1, keepdims=True)  # (N, 1, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = (x * keep).sum(axis=1, keepdims=True) / count
+            self._weights = keep / count  # (N, L, 1)
+        return y if self.keepdims else y[:, 0]
 
     def backward(self, dout):
         n, length, c = self._x_shape
         dx = self._buffer("dx", self._x_shape, dout.dtype)
+        if self._weights is not None:
+            np.multiply(dout.reshape(n, 1, c), self._weights, out=dx)
+            return dx
         np.divide(dout.reshape(n, 1, c), length, out=dx)  # broadcast along the steps
         return dx
 

@@ -34,6 +34,8 @@ class Normalization(Layer):
         array([[0., 0.]], dtype=float32)
     """
 
+    supports_masking = True  # a mask passes on unchanged (Keras)
+
     accepts_any_shape = True
 
     def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):

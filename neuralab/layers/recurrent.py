@@ -21,6 +21,14 @@ Outputs: the last ``h`` (N, H), all of them (N, T, H) with ``return_sequences``,
 takes a list of gradients with ``None`` for outputs nobody used. With ``go_backwards`` the
 sequence is read from its end and the outputs come in that (reversed) order, as in Keras.
 
+Masks (Keras'): ``layer(x, mask=keep)`` with ``keep`` (N, T) boolean, or a mask arriving
+from ``Embedding(mask_zero=True)``/``Masking`` in a model: at a step where ``keep`` is False
+the states stay as they were and the output repeats the previous one (zeros before the
+first kept step; zeros always with ``zero_output_for_mask``, which ``Bidirectional`` sets on
+its layers when they return sequences), ``h_t = keep_t ? cell(x_t, h_{t-1}) : h_{t-1}``;
+backward sends such a step's gradient straight on to ``h_{t-1}`` (and ``c_{t-1}``), so padding adds nothing to
+the weights' gradients. With ``return_sequences`` the output carries the mask on.
+
 Dropout (training only, Keras 3's rule): ``dropout`` zeroes input features with one mask
 per sequence (N, D) shared by all steps, ``recurrent_dropout`` zeroes entries of
 ``h_{t-1}`` with one mask (N, H) where it enters the recurrent product ``h_{t-1} Wh`` (the
@@ -55,7 +63,9 @@ class Recurrent(Layer):
     bias: Parameter | None = None
     #: one call's cache: the (possibly reversed, dropped-out) input, all hidden states,
     #: per-step values and the dropout masks (input, recurrent) of that call
-    _cache_attrs = ("_x", "_hs", "_steps", "_masks", "_initial")
+    _cache_attrs = ("_x", "_hs", "_steps", "_masks", "_initial", "_keep")
+    supports_masking = True
+    uses_mask = True
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
@@ -64,7 +74,7 @@ class Recurrent(Layer):
                  dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 seed: int | None = None, **kwargs):
+                 zero_output_for_mask: bool = False, seed: int | None = None, **kwargs):
         kind = type(self).__name__
         # Keras configs carry these; only their defaults have a meaning here
         for label in ("kernel_constraint", "recurrent_constraint", "bias_constraint"):
@@ -72,8 +82,8 @@ class Recurrent(Layer):
                 raise ValueError(f"{kind}: weight constraints are not supported ({label})")
         if kwargs.pop("time_major", False):
             raise ValueError(f"{kind}: time_major=True is not supported; inputs are (N, T, D)")
-        for label in ("implementation", "use_cudnn", "zero_output_for_mask"):
-            kwargs.pop(label, None)  # speed/device choices and masks: same maths here
+        for label in ("implementation", "use_cudnn"):
+            kwargs.pop(label, None)  # speed/device choices: same maths here
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{kind} units must be a positive integer, got {units!r}")
@@ -96,6 +106,9 @@ class Recurrent(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.unroll = bool(unroll)  # one loop either way; kept for Keras configs
+        #: a masked step outputs zeros instead of the previous output (its states still
+        #: carry over); Bidirectional sets it on its layers with return_sequences, as Keras
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.seed = seed
         self.rng = backend.spawn_rng(seed)
@@ -175,8 +188,14 @@ class Recurrent(Layer):
         self._check_shapes(x.shape if x.ndim == 3 else (None,) + x.shape[1:], [])
         return x.astype(self.dtype, copy=False)
 
+    def compute_mask(self, inputs, mask=None):
+        """The input's mask with ``return_sequences`` (None for the last output and the
+        states)."""
+        out = mask if self.return_sequences else None
+        return [out] + [None] * len(self.state_names) if self.return_state else out
+
     # -- computation --------------------------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         initial = None
         if isinstance(x, (list, tuple)):
             x, initial = x[0], [np.asarray(s, dtype=self.dtype) for s in x[1:]]
@@ -187,8 +206,10 @@ class Recurrent(Layer):
                 raise ValueError(f"{type(self).__name__} {self.name!r}: initial states have "
                                  f"batch sizes {[s.shape[0] for s in initial]}, inputs {x.shape[0]}")
         self._initial = initial
+        self._keep = None if mask is None else self._check_mask(np.asarray(mask), x.shape)
         if self.go_backwards:
             x = x[:, ::-1]
+            self._keep = None if self._keep is None else self._keep[:, ::-1]
         self._masks = (self._mask(training, self.dropout, (x.shape[0], x.shape[-1])),
                        self._mask(training, self.recurrent_dropout, (x.shape[0], self.units)))
         if self._masks[0] is not None:
@@ -198,8 +219,31 @@ class Recurrent(Layer):
         if self.use_bias:
             xw += self._input_bias()
         self._hs, states = self._scan(xw)
-        y = self._hs if self.return_sequences else self._hs[:, -1]
+        ys = self._hs
+        if self._keep is not None and self.zero_output_for_mask:
+            ys = np.where(self._keep, ys, 0)
+        y = ys if self.return_sequences else ys[:, -1]
         return [y] + states if self.return_state else y
+
+    def _check_mask(self, mask: np.ndarray, x_shape) -> np.ndarray:
+        """``mask`` (N, T) as (N, T, 1) booleans."""
+        if mask.shape != tuple(x_shape[:2]):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the mask must have the "
+                             f"shape (N, T) = {tuple(x_shape[:2])} of its input, got {mask.shape}")
+        return mask.astype(bool, copy=False)[:, :, None]
+
+    def _kept(self, step: int, new: np.ndarray, old: np.ndarray) -> np.ndarray:
+        """A state after ``step``: the cell's ``new`` where the step counts, ``old`` where
+        the mask skips it."""
+        return new if self._keep is None else np.where(self._keep[:, step], new, old)
+
+    def _through(self, step: int, d: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """A state's gradient at ``step`` split into the cell's part and the part that a
+        skipped step passes straight to the previous state (None without a mask)."""
+        if self._keep is None:
+            return d, None
+        keep = self._keep[:, step]
+        return np.where(keep, d, 0), np.where(keep, 0, d)
 
     def _mask(self, training: bool, rate: float, shape) -> np.ndarray | None:
         """An inverted-dropout mask (keep / (1 - rate)), or None outside training."""
@@ -228,6 +272,8 @@ class Recurrent(Layer):
                 dhs += dy
             else:
                 dhs[:, -1] += dy
+            if self._keep is not None and self.zero_output_for_mask:
+                dhs = np.where(self._keep, dhs, 0)  # a masked step's output is a constant 0
         dz, drecurrent_bias, dinitial = self._backward_through_time(dhs, dstates)
         width = dz.shape[-1]
         dz2 = dz.reshape(n * t, width)
@@ -289,6 +335,7 @@ class Recurrent(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "return_sequences": self.return_sequences, "return_state": self.return_state,
             "go_backwards": self.go_backwards, "stateful": False, "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
         }
@@ -320,7 +367,7 @@ class SimpleRNN(Recurrent):
         h = self._start(0, n)
         for step in range(t):
             a = xw[:, step] + self._masked(h) @ Wh
-            h = self.activation.forward(a, out=a)
+            h = self._kept(step, self.activation.forward(a, out=a), h)
             hs[:, step] = h
         self._steps = None
         return hs, [h]
@@ -330,9 +377,11 @@ class SimpleRNN(Recurrent):
         da = np.empty_like(hs)
         dh_next = np.zeros_like(hs[:, 0]) if dstates[0] is None else dstates[0]
         for step in reversed(range(hs.shape[1])):
-            dh = dhs[:, step] + dh_next
+            dh, skipped = self._through(step, dhs[:, step] + dh_next)
             da[:, step] = self.activation.backward(dh, hs[:, step])
             dh_next = self._masked(da[:, step] @ Wh.T)
+            if skipped is not None:
+                dh_next += skipped
         self._accumulate_recurrent_masked(da)
         return da, None, [dh_next]
 
@@ -394,9 +443,9 @@ class LSTM(Recurrent):
             gates[:, step, H:2 * H] = f = rec.forward(z[:, H:2 * H])
             gates[:, step, 2 * H:3 * H] = g = act.forward(z[:, 2 * H:3 * H])
             gates[:, step, 3 * H:] = o = rec.forward(z[:, 3 * H:])
-            c = f * c + i * g
-            tcs[:, step] = tc = act.forward(c.copy())
-            h = o * tc
+            c_new = f * c + i * g
+            tcs[:, step] = tc = act.forward(c_new.copy())
+            c, h = self._kept(step, c_new, c), self._kept(step, o * tc, h)
             cs[:, step], hs[:, step] = c, h
         self._steps = (gates, cs, tcs)
         return hs, [h, c]
@@ -413,7 +462,8 @@ class LSTM(Recurrent):
             i, f = gates[:, step, :H], gates[:, step, H:2 * H]
             g, o = gates[:, step, 2 * H:3 * H], gates[:, step, 3 * H:]
             c_prev = cs[:, step - 1] if step > 0 else self._start(1, cs.shape[0])
-            dh = dhs[:, step] + dh_next
+            dh, skipped_h = self._through(step, dhs[:, step] + dh_next)
+            dc_next, skipped_c = self._through(step, dc_next)
             dc = dc_next + act.backward(dh * o, tcs[:, step])
             dz[:, step, :H] = rec.backward(dc * g, i)
             dz[:, step, H:2 * H] = rec.backward(dc * c_prev, f)
@@ -421,6 +471,9 @@ class LSTM(Recurrent):
             dz[:, step, 3 * H:] = rec.backward(dh * tcs[:, step], o)
             dc_next = dc * f
             dh_next = self._masked(dz[:, step] @ Wh.T)
+            if skipped_h is not None:
+                dh_next += skipped_h
+                dc_next += skipped_c
         self._accumulate_recurrent_masked(dz)
         return dz, None, [dh_next, dc_next]
 
@@ -486,7 +539,7 @@ class GRU(Recurrent):
                 a = x_t[:, 2 * H:] + inner_h[:, step]
             out[:, 2 * H:] = hn = act.forward(a)
             z = zr[:, :H]
-            h = z * h + (1 - z) * hn
+            h = self._kept(step, z * h + (1 - z) * hn, h)
             hs[:, step] = h
         self._steps = (gates, inner_h)
         return hs, [h]
@@ -504,7 +557,7 @@ class GRU(Recurrent):
         for step in reversed(range(gates.shape[1])):
             z, r, hn = gates[:, step, :H], gates[:, step, H:2 * H], gates[:, step, 2 * H:]
             hp = h_prev[:, step]
-            dh = dhs[:, step] + dh_next
+            dh, skipped = self._through(step, dhs[:, step] + dh_next)
             dz[:, step, 2 * H:] = da_h = act.backward(dh * (1 - z), hn)
             dz[:, step, :H] = rec.backward(dh * (hp - hn), z)
             if self.reset_after:
@@ -516,6 +569,8 @@ class GRU(Recurrent):
                 drh = da_h @ Wh[:, 2 * H:].T  # d(r * h_{t-1})
                 dz[:, step, H:2 * H] = rec.backward(drh * hm_prev[:, step], r)
                 dh_next = dh * z + self._masked(drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T)
+            if skipped is not None:
+                dh_next += skipped
         if self.reset_after:
             self._accumulate_recurrent(hm_prev, dinner)
             return dz, dinner.reshape(-1, 3 * H).sum(axis=0), [dh_next]

@@ -13,11 +13,12 @@ from .base import CallState, Layer, deserialize, format_shape, register, seriali
 from .recurrent import Recurrent
 
 
-def _run(layer: Layer, x, training: bool):
+def _run(layer: Layer, x, training: bool, mask=None):
     """``layer.forward(x)`` with its cache kept in a new CallState: (output, state)."""
     state = CallState()
     layer.enter_call(state)
-    y = layer.forward(x, training=training)
+    y = layer.forward(x, training=training) if mask is None else \
+        layer.forward(x, training=training, mask=mask)
     layer.exit_call(state)
     return y, state
 
@@ -71,6 +72,8 @@ class Bidirectional(Layer):
     MERGE_MODES = ("concat", "sum", "mul", "ave", None)
     #: one call's cache: the inner layers' call states and their outputs (for "mul")
     _cache_attrs = ("_states", "_halves")
+    supports_masking = True
+    uses_mask = True
 
     forward_layer: Recurrent
     backward_layer: Recurrent
@@ -94,6 +97,8 @@ class Bidirectional(Layer):
         if backward_layer is None:
             backward_layer = _renamed(layer, "backward_" + base, go_backwards=not layer.go_backwards)
         self.backward_layer = backward_layer
+        for inner in (self.forward_layer, self.backward_layer):  # Keras forces it so
+            inner.zero_output_for_mask = inner.return_sequences
         for attr in ("return_sequences", "return_state"):
             if getattr(self.forward_layer, attr) != getattr(self.backward_layer, attr):
                 raise ValueError(f"Bidirectional: forward and backward layers differ in {attr}")
@@ -130,12 +135,19 @@ class Bidirectional(Layer):
             return outputs[0]
         return outputs + states + states
 
-    def forward(self, x, training=False):
+    def compute_mask(self, inputs, mask=None):
+        """Keras': the input's mask on each sequence output, None elsewhere."""
+        halves = 1 if self.merge_mode is not None else 2
+        out = [mask if self.return_sequences else None] * halves
+        states = [None] * (2 * len(self.forward_layer.state_names)) if self.return_state else []
+        return out[0] if len(out) + len(states) == 1 else out + states
+
+    def forward(self, x, training=False, mask=None):
         x = np.asarray(x)
         if not self.built:
             self.build((None,) + x.shape[1:])
-        yf, state_f = _run(self.forward_layer, x, training)
-        yb, state_b = _run(self.backward_layer, x, training)
+        yf, state_f = _run(self.forward_layer, x, training, mask)
+        yb, state_b = _run(self.backward_layer, x, training, mask)
         self._states = (state_f, state_b)
         yf, sf = (yf[0], yf[1:]) if self.return_state else (yf, [])
         yb, sb = (yb[0], yb[1:]) if self.return_state else (yb, [])
@@ -206,6 +218,8 @@ class TimeDistributed(Layer):
         >>> TimeDistributed(Dense(2))(np.zeros((4, 5, 3))).shape
         (4, 5, 2)
     """
+
+    supports_masking = True  # a mask passes on unchanged (Keras)
 
     #: one call's cache: the inner layer's call state and the (N, T) of the input
     _cache_attrs = ("_state", "_x_shape")

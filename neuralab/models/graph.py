@@ -18,6 +18,7 @@ several nodes, and returns dL/d(inputs) (``None`` where nobody needs it).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import cast
 
@@ -42,7 +43,7 @@ class LayerStep:
         self.penalized = self.layer.activity_regularizer is not None or \
             hasattr(self.layer, "run_graph")
 
-    def forward(self, args: list, training: bool, record: bool):
+    def forward(self, args: list, training: bool, record: bool, mask=None):
         layer = self.layer
         state = None
         if self.shared:
@@ -50,7 +51,11 @@ class LayerStep:
             layer.enter_call(state)
         if self.training is not None:
             training = bool(self.training)
-        y = layer.forward(args[0] if self.single else args, training)
+        x = args[0] if self.single else args
+        if mask is not None and layer.uses_mask:
+            y = layer.forward(x, training, mask=mask)  # type: ignore[call-arg]  # uses_mask
+        else:
+            y = layer.forward(x, training)
         if state is not None:
             layer.exit_call(state)
         outs = list(y) if len(self.node.outputs) > 1 else [y]
@@ -83,6 +88,8 @@ class TapeRun:
     backpropagates the outputs' gradients and d(loss)/d(loss) = 1 together."""
 
     __slots__ = ("leaves", "outputs", "losses", "penalty")
+    #: a subclassed model's outputs carry no masks (its call passes them on by hand)
+    masks = None
 
     def __init__(self, leaves: list[Tensor], value, losses):
         self.leaves = leaves
@@ -114,7 +121,7 @@ class TapeStep:
         self.is_layer = isinstance(node.operation, Layer)
         self.skip_input_grad = False
 
-    def forward(self, args: list, training: bool, record: bool):
+    def forward(self, args: list, training: bool, record: bool, mask=None):
         node = self.node
         leaves = [Tensor(a, requires_grad=record and not self.skip_input_grad) for a in args]
         with enable_grad() if record else no_grad():
@@ -122,6 +129,8 @@ class TapeStep:
                 layer = node.operation
                 layer._losses = []
                 kwargs = dict(node.kwargs)
+                if mask is not None and layer._call_takes("mask"):
+                    kwargs["mask"] = mask
                 call_training = kwargs.pop("training", None)
                 value = layer._call_user(node.arguments(leaves),
                                          training if call_training is None else call_training,
@@ -166,7 +175,11 @@ class Graph:
         self._consumers = consumers
         self._input_grads: bool | None = None
         self.set_input_grads(False)
-        self._chain = self._as_chain()
+        #: a layer starts a mask: the masks travel beside the values (never the tight chain)
+        self.masking = any(isinstance(node.operation, Layer) and node.operation.makes_mask
+                           for node in self.nodes)
+        self._chain = None if self.masking else self._as_chain()
+        self._warned: set[int] = set()
 
     def _as_chain(self) -> list[LayerStep] | None:
         """The steps, when the graph is a plain chain of layers each called once on the
@@ -220,17 +233,52 @@ class Graph:
         if self._chain is not None:
             return self._forward_chain(self._chain, xs[0], training)
         values: dict[int, np.ndarray] = {id(t): x for t, x in zip(self.inputs, xs)}
+        masks: dict[int, np.ndarray] = {}
         saved = []
         penalty = 0.0
         for step in self.steps:
             node = step.node
-            outs, state, extra = step.forward([values[id(t)] for t in node.inputs],
-                                              training, record)
+            args = [values[id(t)] for t in node.inputs]
+            mask = self._input_mask(step, masks) if masks else None
+            outs, state, extra = step.forward(args, training, record, mask)
             penalty += extra
             saved.append(state)
             for t, v in zip(node.outputs, outs):
                 values[id(t)] = v
-        return [values[id(t)] for t in self.outputs], GraphRun(saved, penalty)
+            if self.masking:
+                self._output_masks(step, args, mask, masks)
+        return [values[id(t)] for t in self.outputs], GraphRun(
+            saved, penalty, [masks.get(id(t)) for t in self.outputs] if masks else None)
+
+    @staticmethod
+    def _input_mask(step, masks: dict):
+        """The mask a node's layer receives: its input's (a list for several inputs), or
+        None when no input carries one."""
+        found = [masks.get(id(t)) for t in step.node.inputs]
+        if all(m is None for m in found):
+            return None
+        return found[0] if len(found) == 1 else found
+
+    def _output_masks(self, step, args: list, mask, masks: dict) -> None:
+        """Record the masks of a node's outputs (Keras' rule: a layer that starts a mask or
+        supports masking computes them; any other drops the mask, with a warning)."""
+        layer = step.node.operation
+        if not isinstance(layer, Layer):
+            return
+        if not (layer.makes_mask or (mask is not None and layer.supports_masking)):
+            if mask is not None and id(layer) not in self._warned:
+                self._warned.add(id(layer))
+                warnings.warn(f"Layer {layer.name!r} (of type {type(layer).__name__}) was passed "
+                              "an input with a mask attached to it. However, this layer does not "
+                              "support masking and will therefore destroy the mask information. "
+                              "Downstream layers will not see the mask.", stacklevel=2)
+            return
+        x = args[0] if len(args) == 1 else args
+        out = layer.compute_mask(x, mask)
+        outs = out if len(step.node.outputs) > 1 and isinstance(out, (list, tuple)) else [out]
+        for t, m in zip(step.node.outputs, outs):
+            if m is not None:
+                masks[id(t)] = np.asarray(m, dtype=bool)
 
     @staticmethod
     def _forward_chain(chain: list[LayerStep], x: np.ndarray, training: bool):
@@ -308,8 +356,10 @@ class Graph:
 class GraphRun:
     """One forward pass's record: each step's saved state and the added penalties."""
 
-    __slots__ = ("saved", "penalty")
+    __slots__ = ("saved", "penalty", "masks")
 
-    def __init__(self, saved: list, penalty: float):
+    def __init__(self, saved: list, penalty: float, masks: list | None = None):
         self.saved = saved
         self.penalty = penalty
+        #: each output's mask (None: no mask), or None when no output carries one
+        self.masks = masks

@@ -30,7 +30,8 @@ KERAS_LAYERS = frozenset({
     "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dropout",
     "BatchNormalization", "Activation", "Add", "Subtract", "Multiply", "Average", "Maximum",
     "Concatenate", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape", "ReLU",
-    "Softmax", "ZeroPadding2D",
+    "Softmax", "ZeroPadding2D", "Embedding", "Masking", "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
 })
 
 def h5py_module():
@@ -55,6 +56,7 @@ _KERAS_DEFAULTS = {
     "renorm_clipping": None, "renorm_momentum": 0.99, "sparse": False, "ragged": False,
     "optional": False, "max_value": None, "negative_slope": 0.0, "threshold": 0.0,
     "axis": -1, "lora_rank": None, "lora_alpha": None, "keepdims": False,
+    "embeddings_constraint": None,
 }
 _LAYER_BASE_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "input_shape"}
 

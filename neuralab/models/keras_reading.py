@@ -47,12 +47,47 @@ def _node_call(data, where: str, name: str) -> tuple[list, bool, dict]:
         arg = args[0]
         tensors = arg if isinstance(arg, list) else [arg]
         histories = [t["config"]["keras_history"] for t in tensors]
-        return histories, isinstance(arg, list), {k: v for k, v in kwargs.items() if v is not None}
+        # a mask argument is recomputed by neuralab from the layers that start it
+        return histories, isinstance(arg, list), {k: v for k, v in kwargs.items()
+                                                  if v is not None and k != "mask"}
     kwargs = {}
     for entry in data:
         if len(entry) == 4:
             kwargs.update(entry[3] or {})
     return [entry[:3] for entry in data], len(data) > 1, kwargs
+
+
+def _tensor_names(structure) -> set[str]:
+    """The layer names in the ``keras_history`` of every Keras tensor inside ``structure``."""
+    if isinstance(structure, dict):
+        if structure.get("class_name") == "__keras_tensor__":
+            return {structure["config"]["keras_history"][0]}
+        return set().union(*map(_tensor_names, structure.values())) if structure else set()
+    if isinstance(structure, list):
+        if _is_history(structure):
+            return {structure[0]}
+        return set().union(*map(_tensor_names, structure)) if structure else set()
+    return set()
+
+
+def _mask_only_operations(layer_specs: list, outputs) -> set[str]:
+    """The layers of a Keras 3 functional config whose outputs only reach ``mask``
+    arguments (the ``NotEqual`` that ``Embedding(mask_zero=True)``'s mask is in Keras'
+    graph, and the ops combining masks): neuralab computes masks itself, so they are left
+    out."""
+    dropped: set[str] = set()
+    while True:
+        used = set().union(_tensor_names(outputs), *(
+            _tensor_names([node.get("args", []) if isinstance(node, dict) else node,
+                           {k: v for k, v in (node.get("kwargs") or {}).items() if k != "mask"}
+                           if isinstance(node, dict) else {}])
+            for spec in layer_specs if spec["name"] not in dropped
+            for node in spec.get("inbound_nodes") or []))
+        more = {spec["name"] for spec in layer_specs
+                if spec["class_name"] != "InputLayer" and spec["name"] not in used} - dropped
+        if not more:
+            return dropped
+        dropped |= more
 
 
 def _graph_from_keras(config: dict, where: str) -> dict:
@@ -72,8 +107,9 @@ def _graph_from_keras(config: dict, where: str) -> dict:
                        "batch_shape": list(c.get("batch_shape") or c.get("batch_input_shape"))})
         values[(history[0], 0, 0)] = ["input", i]
     layers, pending = [], {}
+    mask_only = _mask_only_operations(layer_specs, config["output_layers"])
     for spec in layer_specs:
-        if spec["class_name"] == "InputLayer":
+        if spec["class_name"] == "InputLayer" or spec["name"] in mask_only:
             continue
         layers.append(layer_from_keras(spec, where))
         pending[spec["name"]] = list(spec.get("inbound_nodes") or [])
@@ -162,12 +198,21 @@ def _layer_specs(config: dict, with_inputs: bool = False) -> list[dict]:
     return [s for s in specs if s["class_name"] != "InputLayer" or (with_inputs and not sequential)]
 
 
+def _left_out(config: dict) -> set[str]:
+    """The names of a model config's layers neuralab leaves out (a functional model's
+    mask-only operations)."""
+    if config["class_name"] == "Sequential":
+        return set()
+    return _mask_only_operations(config["config"]["layers"], config["config"]["output_layers"])
+
+
 def load_archive_weights(f, model, config: dict, where: str) -> None:
     """Copy a ``model.weights.h5`` (open h5py file ``f``) into ``model`` built from ``config``:
     group ``layers/<key>`` to the layer named in the config's entry with that key."""
     specs = _layer_specs(config, with_inputs=True)
+    left_out = _left_out(config)  # numbered by Keras like the layers, without weights
     for spec, key in zip(specs, weight_keys([s["class_name"] for s in specs])):
-        if spec["class_name"] == "InputLayer":
+        if spec["class_name"] == "InputLayer" or spec["config"]["name"] in left_out:
             continue
         group = f.get(f"layers/{key}/vars")
         arrays = [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
@@ -209,8 +254,10 @@ def load_keras_archive(path, custom_objects=None, compile: bool = True):
             compile_from_keras(model, config["compile_config"], where,
                                optimizer_name=metadata.get("neuralab_optimizer"))
             if getattr(model, "compiled", False):
+                left_out = _left_out(config)
                 params = keras_weights_order(model.get_layer(spec["config"]["name"])
-                                             for spec in _layer_specs(config))
+                                             for spec in _layer_specs(config)
+                                             if spec["config"]["name"] not in left_out)
                 read_optimizer_state(f, model.optimizer, params, where)
     return model
 

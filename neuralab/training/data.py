@@ -136,7 +136,13 @@ def prepare_targets(model, y, n: int) -> list[np.ndarray | None]:
         dims = tuple(d if d is not None else (array.shape[i] if i < array.ndim else 1)
                      for i, d in enumerate(shape[1:], start=1))
         template = np.broadcast_to(np.zeros((), dtype=model.dtype), (n,) + dims)
-        out.append(loss.check_targets(array, template))
+        if loss.per_row and template.ndim > 2:  # (N, T, classes): checked as rows
+            lead = template.shape[:-1]
+            rows, pred, _ = loss.as_rows(array, template)
+            checked = loss.check_targets(rows, pred)
+            out.append(checked.reshape(lead + checked.shape[1:]))
+        else:
+            out.append(loss.check_targets(array, template))
     return out
 
 

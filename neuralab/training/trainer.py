@@ -52,6 +52,23 @@ def _per_output(spec, names: list[str], what: str, nested_ok: bool = True) -> li
     return [spec] * len(names)
 
 
+def masked_rows(mask: np.ndarray, a: np.ndarray | None) -> np.ndarray | None:
+    """The entries of ``a`` (N, ...) at the True places of ``mask`` (its leading axes, e.g.
+    (N, T)), as rows; per-sample values (N,) are first repeated along the mask's axes."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if a.ndim < mask.ndim:
+        a = np.broadcast_to(a.reshape(a.shape + (1,) * (mask.ndim - a.ndim)), mask.shape)
+    return a[mask]
+
+
+def _check_mask(mask: np.ndarray, out: np.ndarray, name: str) -> None:
+    if mask.shape != out.shape[:mask.ndim]:
+        raise ValueError(f"Output {name!r} of shape {out.shape} carries a mask of shape "
+                         f"{mask.shape}, which is not its leading axes")
+
+
 if TYPE_CHECKING:  # for the type checker a Trainer is the Layer a model class also is
     from ..layers.base import Layer
     _ModelBase = Layer
@@ -90,6 +107,8 @@ class Trainer(_ModelBase):
         self._step_params: tuple[list[Parameter], list[Parameter]] | None = None
         self._output_losses: list[float | None] = []  # None for outputs without a loss
         self.last_outputs: list[np.ndarray] | None = None
+        #: the masks the last step's outputs carried (None: no output carries one)
+        self.last_masks: list | None = None
         self._compile_config: dict = {}
 
     # -- compile ------------------------------------------------------------------------
@@ -291,20 +310,31 @@ class Trainer(_ModelBase):
         ``weighted_metrics`` also get that output's ``sample_weights`` (the others never do,
         as in Keras)."""
         outputs: list = self.last_outputs  # type: ignore[assignment]  # of the step just taken
+        masks = self.last_masks
         for k, ms in enumerate(metrics):
             if ms and ys[k] is None:
                 raise ValueError(f"metric {ms[0].name!r} of output {self.output_names[k]!r} needs "
                                  "targets: pass y (this output has no loss, so y was optional)")
             weight = None if sample_weights is None else sample_weights[k]
+            y, out = ys[k], outputs[k]
+            mask = None if masks is None else masks[k]
+            if mask is not None and ms:  # the kept steps only, as Keras' metrics see them
+                y, out, weight = masked_rows(mask, y), out[mask], masked_rows(mask, weight)
+                if len(out) == 0:
+                    continue
             for m in ms:
                 if weight is not None and getattr(m, "_weighted", False):
-                    m.update_state(ys[k], outputs[k], sample_weight=weight)
+                    m.update_state(y, out, sample_weight=weight)
                 else:
-                    m.update_state(ys[k], outputs[k])
+                    m.update_state(y, out)
 
     # -- steps ----------------------------------------------------------------------------
-    def _losses_and_douts(self, ys, outs, need_grad: bool, sample_weights=None
+    def _losses_and_douts(self, ys, outs, need_grad: bool, sample_weights=None, masks=None
                           ) -> tuple[float, list]:
+        """The total loss and dL/d(output) (or dL/d(logits) of a fused output) per output.
+        An output carrying a mask (``masks[k]``, its leading axes) is scored on the rows
+        where the mask is True only: Keras' masked mean, sum over the kept steps / their
+        number."""
         total = 0.0
         douts: list = []
         self._output_losses = []
@@ -315,17 +345,30 @@ class Trainer(_ModelBase):
                 continue
             weight = self._loss_weights[k]
             fused = self._fused[k] if k < len(self._fused) else None
-            sw = None if sample_weights is None else sample_weights[k]
-            if fused is not None and (sw is None or need_grad):
-                value, grad = loss.from_logits_grad(ys[k], fused.logits.reshape(outs[k].shape),
-                                                    outs[k])
+            y, out, sw = ys[k], outs[k], None if sample_weights is None else sample_weights[k]
+            logits = None if fused is None else fused.logits.reshape(out.shape)
+            mask = None if masks is None else masks[k]
+            if mask is None and loss.per_row and out.ndim > 2:
+                mask = np.ones(out.shape[:-1], bool)  # (N, T, classes): every step, as rows
+            if mask is not None:
+                _check_mask(mask, out, self.output_names[k])
+                y, out, sw = masked_rows(mask, y), out[mask], masked_rows(mask, sw)
+                logits = None if logits is None else logits[mask]
+            if mask is not None and len(out) == 0:  # every step masked: Keras' 0, no gradient
+                value, grad = 0.0, np.zeros_like(outs[k]) if need_grad else None
+            elif logits is not None and (sw is None or need_grad):
+                value, grad = loss.from_logits_grad(y, logits, out)
                 if sw is not None:  # each sample's row of dL/dz scaled by its weight
-                    value = loss.value(ys[k], outs[k], sw)
+                    value = loss.value(y, out, sw)
                     grad = grad * losses_module.per_sample(sw, grad.ndim, grad.dtype)
             elif need_grad:
-                value, grad = loss.value_and_gradient(ys[k], outs[k], sw)
+                value, grad = loss.value_and_gradient(y, out, sw)
             else:
-                value, grad = loss.value(ys[k], outs[k], sw), None
+                value, grad = loss.value(y, out, sw), None
+            if mask is not None and grad is not None and len(out):
+                full = np.zeros_like(outs[k], dtype=grad.dtype)
+                full[mask] = grad
+                grad = full
             self._output_losses.append(value)
             total += weight * value
             douts.append(grad if grad is None or weight == 1.0 else grad * weight)
@@ -340,8 +383,8 @@ class Trainer(_ModelBase):
         for p in params:
             p.zero_grad()
         outs, run = self.run_graph(xs, training, record=True)
-        self.last_outputs = outs
-        value, douts = self._losses_and_douts(ys, outs, True, sample_weights)
+        self.last_outputs, self.last_masks = outs, run.masks
+        value, douts = self._losses_and_douts(ys, outs, True, sample_weights, run.masks)
         self.backprop(run, douts, [f is not None for f in self._fused])
         value += run.penalty
         if regularized:
@@ -366,8 +409,8 @@ class Trainer(_ModelBase):
 
     def test_step(self, xs, ys, sample_weights=None) -> float:
         outs, run = self.run_graph(xs, False, record=False)
-        self.last_outputs = outs
-        value, _ = self._losses_and_douts(ys, outs, False, sample_weights)
+        self.last_outputs, self.last_masks = outs, run.masks
+        value, _ = self._losses_and_douts(ys, outs, False, sample_weights, run.masks)
         value += run.penalty
         regularized = self._step_parameters()[1]
         if regularized:
