@@ -31,8 +31,10 @@ KERAS_LAYERS = frozenset({
     "BatchNormalization", "Activation", "Add", "Subtract", "Multiply", "Average", "Maximum",
     "Concatenate", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape", "ReLU",
     "Softmax", "ZeroPadding2D", "Embedding", "Masking", "GlobalAveragePooling1D",
-    "GlobalMaxPooling1D",
+    "GlobalMaxPooling1D", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
 })
+#: the config keys that hold a whole layer (a wrapper's): translated like a model's layers
+_NESTED_LAYER_KEYS = ("layer", "backward_layer")
 
 def h5py_module():
     """``h5py``, imported on first use (the ``data`` extra)."""
@@ -56,7 +58,7 @@ _KERAS_DEFAULTS = {
     "renorm_clipping": None, "renorm_momentum": 0.99, "sparse": False, "ragged": False,
     "optional": False, "max_value": None, "negative_slope": 0.0, "threshold": 0.0,
     "axis": -1, "lora_rank": None, "lora_alpha": None, "keepdims": False,
-    "embeddings_constraint": None,
+    "embeddings_constraint": None, "recurrent_constraint": None,
 }
 _LAYER_BASE_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "input_shape"}
 
@@ -91,7 +93,10 @@ def layer_to_keras(spec: dict, legacy: bool = False) -> dict:
                          f"file form in neuralab; supported: {sorted(KERAS_LAYERS)}")
     config = {}
     for key, value in spec["config"].items():
-        if key.endswith("_initializer"):
+        if key in _NESTED_LAYER_KEYS and isinstance(value, dict):
+            # with its module even in tf.keras 2's form: Keras 3 finds a wrapped layer so
+            value = layer_to_keras(value)
+        elif key.endswith("_initializer"):
             value = _keras_object("keras.initializers", value, legacy)
         elif key.endswith("_regularizer"):
             value = _keras_object("keras.regularizers", value, legacy)
@@ -211,6 +216,8 @@ def layer_from_keras(spec: dict, where: str) -> dict:
     accepted = _accepted_keys(cls)
     config = {}
     for key, value in (spec.get("config") or {}).items():
+        if key in _NESTED_LAYER_KEYS and isinstance(value, dict):
+            value = layer_from_keras(value, where)
         value = _plain_object(value)
         if key.endswith("_initializer") and isinstance(value, dict):
             value = _initializer_from_keras(value)
@@ -256,6 +263,26 @@ def _initializer_from_keras(spec: dict) -> dict:
 def _same(a, b) -> bool:
     return a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float)) and
                       float(a) == float(b))
+
+
+def weight_groups(layer) -> list[tuple[str, int]]:
+    """Where Keras 3 keeps ``layer``'s weights under its ``layers/<key>/`` group: ``(path,
+    how many of layer.get_weights(), in order)`` for each group Keras writes, empty ones
+    included. A recurrent layer's are its cell's (``cell/vars``), a Bidirectional's its
+    two layers', a TimeDistributed's its inner layer's (``layer/...``)."""
+    from ..layers.recurrent import Recurrent
+    from ..layers.wrappers import Bidirectional, TimeDistributed
+
+    if isinstance(layer, Recurrent):
+        return [("vars", 0), ("cell/vars", len(layer.get_weights()))]
+    if isinstance(layer, Bidirectional):
+        return [("vars", 0)] + [(f"{side}/{path}", n)
+                                for side, inner in (("forward_layer", layer.forward_layer),
+                                                    ("backward_layer", layer.backward_layer))
+                                for path, n in weight_groups(inner)]
+    if isinstance(layer, TimeDistributed):
+        return [("vars", 0)] + [(f"layer/{path}", n) for path, n in weight_groups(layer.layer)]
+    return [("vars", len(layer.get_weights()))]
 
 
 def weight_keys(class_names: list[str]) -> list[str]:

@@ -33,11 +33,19 @@ import numpy as np
 from ..errors import InputError
 from ..io_utils import atomic_path
 from .keras_compile import keras_compile_config
-from .keras_config import NoKerasForm, h5py_module, input_layer_spec, keras_layer_spec, weight_keys
+from .keras_config import (
+    NoKerasForm,
+    h5py_module,
+    input_layer_spec,
+    keras_layer_spec,
+    weight_groups,
+    weight_keys,
+)
 from .keras_reading import (  # noqa: F401 - re-exported: the Keras file API is this module
     load_keras_archive,
     load_legacy_h5,
     model_from_keras_config,
+    read_layer_weights,
     set_layer_weights,
 )
 
@@ -224,10 +232,15 @@ def _write_weights(f, model, entries: list[tuple]) -> None:
     f.create_group("vars").attrs["name"] = model.name
     f.create_group("layers")
     for key, name, layer in entries:
-        group = f.create_group(f"layers/{key}/vars")
-        group.attrs["name"] = name
-        for i, w in enumerate([] if layer is None else layer.get_weights()):
-            group.create_dataset(str(i), data=w)
+        if layer is None:
+            f.create_group(f"layers/{key}/vars").attrs["name"] = name
+            continue
+        weights = layer.get_weights()
+        for path, count in weight_groups(layer):
+            group = f.create_group(f"layers/{key}/{path}")
+            group.attrs["name"] = name
+            for i in range(count):
+                group.create_dataset(str(i), data=weights.pop(0))
 
 
 def _optimizer_to_write(model) -> tuple[Any, str] | None:
@@ -314,7 +327,8 @@ def save_legacy_h5(model, path) -> None:
         for name, layer in zip(names, layers):
             group = root.create_group(name)
             params = [] if layer is None else layer.weights
-            weight_names = [f"{name}/{p.name.split('/')[-1]}:0" for p in params]
+            # a wrapper's weights are its layers' ("forward_lstm/kernel"): keep their path
+            weight_names = [f"{name}/{p.name.removeprefix(name + '/')}:0" for p in params]
             group.attrs["weight_names"] = np.array([w.encode() for w in weight_names])
             for weight_name, p in zip(weight_names, params):
                 group.create_dataset(weight_name, data=np.asarray(p.data))
@@ -376,10 +390,8 @@ def load_keras_weights_file(model, path) -> None:
                              "attribute)", where)
         entries = _weight_entries(model)
         for key, _, layer in entries:
-            group = f.get(f"layers/{key}/vars")
-            arrays = [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
             if layer is not None:
-                set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
+                read_layer_weights(f, layer, key, where)
         if getattr(model, "compiled", False) and model.optimizer is not None:
             from .keras_optimizer import keras_weights_order, read_optimizer_state
             read_optimizer_state(f, model.optimizer, keras_weights_order([e[2] for e in entries]),

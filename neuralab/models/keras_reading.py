@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .keras_compile import compile_from_keras
-from .keras_config import h5py_module, layer_from_keras, weight_keys
+from .keras_config import h5py_module, layer_from_keras, weight_groups, weight_keys
 from .keras_optimizer import keras_weights_order, read_optimizer_state
 
 
@@ -189,6 +189,16 @@ def set_layer_weights(layer, arrays: list, where: str, group: str) -> None:
     layer.set_weights(arrays)
 
 
+def read_layer_weights(f, layer, key: str, where: str) -> None:
+    """``layer``'s weights from group ``layers/<key>`` of a Keras 3 weights file (open
+    h5py file ``f``), gathered from the groups Keras keeps them in (:func:`weight_groups`)."""
+    arrays = []
+    for path, _ in weight_groups(layer):
+        group = f.get(f"layers/{key}/{path}")
+        arrays += [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
+    set_layer_weights(layer, arrays, where, f"layers/{key}")
+
+
 def _layer_specs(config: dict, with_inputs: bool = False) -> list[dict]:
     """The layer entries of a Keras model config in Keras' layer order: without a
     Sequential's InputLayer (it has no ``layers/<key>`` group), and without a functional
@@ -214,10 +224,7 @@ def load_archive_weights(f, model, config: dict, where: str) -> None:
     for spec, key in zip(specs, weight_keys([s["class_name"] for s in specs])):
         if spec["class_name"] == "InputLayer" or spec["config"]["name"] in left_out:
             continue
-        group = f.get(f"layers/{key}/vars")
-        arrays = [] if group is None else [np.asarray(group[str(i)]) for i in range(len(group))]
-        layer = model.get_layer(spec["config"]["name"])
-        set_layer_weights(layer, arrays, where, f"layers/{key}/vars")
+        read_layer_weights(f, model.get_layer(spec["config"]["name"]), key, where)
 
 
 def load_keras_archive(path, custom_objects=None, compile: bool = True):
