@@ -206,6 +206,36 @@ def merged(L, Input, Model):
     return Model(ids, L.Dense(3, activation="softmax")(h))
 
 
+def nested_encoder(L, Input, Model):
+    """A model used as a layer hands its output's mask on (its Embedding starts it)."""
+    inner_ids = Input((T,))
+    encoder = Model(inner_ids, L.Embedding(9, 4, mask_zero=True)(inner_ids))
+    ids = Input((T,))
+    return Model(ids, L.Dense(3, activation="softmax")(L.LSTM(4)(encoder(ids))))
+
+
+def nested_recurrent(L, Input, Model):
+    """A model used as a layer takes the mask of its input."""
+    inner_x = Input((T, 4))
+    inner = Model(inner_x, L.GRU(3, return_sequences=True)(inner_x))
+    ids = Input((T,))
+    h = L.GlobalAveragePooling1D()(inner(L.Embedding(9, 4, mask_zero=True)(ids)))
+    return Model(ids, L.Dense(3, activation="softmax")(h))
+
+
+def zero_masked(x, mask=None):
+    """A Lambda function taking the input's mask (Keras passes it to a ``mask`` parameter)."""
+    return x if mask is None else x * mask[..., None]
+
+
+def lambda_masks(L, Input, Model):
+    ids = Input((T,))
+    h = L.Embedding(9, 4, mask_zero=True)(ids)
+    h = L.Lambda(zero_masked, mask=lambda inputs, mask: mask)(h)
+    h = L.Lambda(lambda x: x * 2.0)(h)  # no mask argument: drops the mask, as in Keras
+    return Model(ids, L.Dense(3, activation="softmax")(L.LSTM(4)(h)))
+
+
 def data_for(case, rng):
     if case is gru_regressor:
         x = rng.standard_normal((N, T, D)).astype("float32")
@@ -218,7 +248,8 @@ def data_for(case, rng):
     return ids, y, "sparse_categorical_crossentropy", ["accuracy"]
 
 
-@pytest.mark.parametrize("case", [lstm_tagger, gru_regressor, birnn_pooled, birnn_sequences, merged],
+@pytest.mark.parametrize("case", [lstm_tagger, gru_regressor, birnn_pooled, birnn_sequences, merged,
+                                  nested_encoder, nested_recurrent, lambda_masks],
                          ids=lambda f: f.__name__)
 def test_masked_models_match_keras_outputs_loss_metrics_and_a_training_step(keras, rng, case):
     x, y, loss, metrics = data_for(case, rng)

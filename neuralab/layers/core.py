@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -95,6 +96,9 @@ class Lambda(Layer):
         output_shape: the per-sample output shape (a tuple) or a function of the batch
             input shape; by default found by running ``function`` on a small batch of zeros.
         arguments: extra keyword arguments passed to ``function``.
+        mask: the output's mask (Keras'): ``None`` (a mask reaching the layer is dropped),
+            a function ``mask(inputs, previous_mask)``, or a fixed array. A ``function``
+            with a ``mask`` parameter receives the input's mask.
 
     A function cannot be saved in a model file (neuralab never loads code from a file):
     ``from_config`` needs it passed back in, e.g. through ``custom_objects``.
@@ -107,9 +111,10 @@ class Lambda(Layer):
             raise ValueError(f"Lambda needs a callable function, got {function!r}; a saved "
                              "Lambda is restored by passing its function back in "
                              "(custom_objects={name: function})")
-        if mask is not None:
-            raise ValueError("Lambda does not support masks (mask=...)")
         self.function = function
+        self.mask = mask
+        self.supports_masking = mask is not None
+        self._function_takes_mask = "mask" in _parameters(function)
         self._output_shape = tuple(output_shape) if isinstance(output_shape, list) \
             else output_shape
         self.arguments = dict(arguments or {})
@@ -118,7 +123,17 @@ class Lambda(Layer):
     def has_own_backward(self) -> bool:
         return False
 
-    def call(self, inputs, training=None):
+    @property
+    def makes_mask(self) -> bool:
+        """With ``mask``, Keras gives the output that mask whether or not one came in."""
+        return self.mask is not None
+
+    def compute_mask(self, inputs, mask=None):
+        return self.mask(inputs, mask) if callable(self.mask) else self.mask
+
+    def call(self, inputs, training=None, mask=None):
+        if self._function_takes_mask:
+            return self.function(inputs, mask=mask, **self.arguments)
         return self.function(inputs, **self.arguments)
 
     def forward(self, x, training=False):
@@ -152,6 +167,13 @@ class Lambda(Layer):
         return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
                 "output_shape": list(shape) if isinstance(shape, tuple) else None,
                 "arguments": self.arguments}
+
+
+def _parameters(function: Callable) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return set()
 
 
 def _is_shape_list(shape) -> bool:

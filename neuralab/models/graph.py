@@ -224,16 +224,20 @@ class Graph:
             for t in node.outputs:
                 requires[id(t)] = upstream or has_weights
 
-    def forward(self, xs: Sequence[np.ndarray], training: bool = False, record: bool = False):
-        """Outputs for the inputs ``xs``; ``record`` keeps what ``backward`` needs.
+    def forward(self, xs: Sequence[np.ndarray], training: bool = False, record: bool = False,
+                input_masks: Sequence | None = None):
+        """Outputs for the inputs ``xs``; ``record`` keeps what ``backward`` needs;
+        ``input_masks``: a mask per input (None: none), for a model used as a layer.
 
         Returns ``(outputs, run)`` where ``run`` is this pass's record (the saved state of
-        every step and the activity/add_loss penalty).
+        every step, the activity/add_loss penalty and the outputs' masks).
         """
-        if self._chain is not None:
+        masks: dict[int, np.ndarray] = {id(t): np.asarray(m, dtype=bool) for t, m in
+                                        zip(self.inputs, input_masks or ()) if m is not None}
+        if self._chain is not None and not masks:
             return self._forward_chain(self._chain, xs[0], training)
         values: dict[int, np.ndarray] = {id(t): x for t, x in zip(self.inputs, xs)}
-        masks: dict[int, np.ndarray] = {}
+        tracked = self.masking or bool(masks)
         saved = []
         penalty = 0.0
         for step in self.steps:
@@ -245,7 +249,7 @@ class Graph:
             saved.append(state)
             for t, v in zip(node.outputs, outs):
                 values[id(t)] = v
-            if self.masking:
+            if tracked:
                 self._output_masks(step, args, mask, masks)
         return [values[id(t)] for t in self.outputs], GraphRun(
             saved, penalty, [masks.get(id(t)) for t in self.outputs] if masks else None)
@@ -289,7 +293,7 @@ class Graph:
             if step.penalized:
                 penalty += step.layer.activity_penalty(x)
             saved.append(x)
-        return [x], GraphRun(saved, penalty)
+        return [x], GraphRun(saved, penalty, chained=True)
 
     @staticmethod
     def _backward_chain(chain: list[LayerStep], run: GraphRun, d, logits: bool):
@@ -325,7 +329,8 @@ class Graph:
                  logits: Sequence[bool] = ()) -> list[np.ndarray | None]:
         """Backpropagate dL/d(outputs) (``None``: no gradient from that output; with
         ``logits[i]``, dL/d(logits) of output ``i``'s layer) and return dL/d(inputs)."""
-        if self._chain is not None:
+        if run.chained:
+            assert self._chain is not None
             if douts[0] is None:
                 return [None]
             return self._backward_chain(self._chain, run, douts[0], bool(logits) and logits[0])
@@ -356,10 +361,13 @@ class Graph:
 class GraphRun:
     """One forward pass's record: each step's saved state and the added penalties."""
 
-    __slots__ = ("saved", "penalty", "masks")
+    __slots__ = ("saved", "penalty", "masks", "chained")
 
-    def __init__(self, saved: list, penalty: float, masks: list | None = None):
+    def __init__(self, saved: list, penalty: float, masks: list | None = None,
+                 chained: bool = False):
         self.saved = saved
         self.penalty = penalty
         #: each output's mask (None: no mask), or None when no output carries one
         self.masks = masks
+        #: made by the chain loop (its saved states are the layers' outputs)
+        self.chained = chained

@@ -251,21 +251,42 @@ class Model(Trainer, Layer):
         return self._call_recorded(inputs, bool(training))
 
     def run_graph(self, xs: list[np.ndarray], training: bool, record: bool,
-                  input_grads: bool = False):
+                  input_grads: bool = False, masks: list | None = None):
         """``(outputs, run)`` for the inputs ``xs`` (one array per input); ``record``
         keeps what :meth:`backprop` needs, ``input_grads`` whether it must also return
         dL/d(inputs) (a model used as a layer; training a model never needs them, so its
-        first layers skip computing them)."""
+        first layers skip computing them); ``masks``: the inputs' masks (a model used as a
+        layer after one that starts a mask)."""
         if is_grad_enabled() == record:  # the usual case: no mode switch to pay for
-            return self._one_pass(xs, training, record, input_grads)
+            return self._one_pass(xs, training, record, input_grads, masks)
         with enable_grad() if record else no_grad():
-            return self._one_pass(xs, training, record, input_grads)
+            return self._one_pass(xs, training, record, input_grads, masks)
 
-    def _one_pass(self, xs, training: bool, record: bool, input_grads: bool):
+    def _one_pass(self, xs, training: bool, record: bool, input_grads: bool, masks=None):
         if self._graph is not None:
             self._graph.set_input_grads(record and input_grads)
-            return self._graph.forward(xs, training, record)
+            return self._graph.forward(xs, training, record, masks)
         return self._run_subclass(xs, training, record and input_grads)
+
+    # -- masks: a functional model used as a layer takes its inputs' and gives its outputs'
+    @property
+    def makes_mask(self) -> bool:
+        return self._graph is not None and self._graph.masking
+
+    @property
+    def supports_masking(self) -> bool:  # type: ignore[override]
+        return self._graph is not None
+
+    @property
+    def uses_mask(self) -> bool:  # type: ignore[override]
+        return self._graph is not None
+
+    def compute_mask(self, inputs, mask=None):
+        """The masks of the last pass's outputs (None where an output carries none)."""
+        masks = None if self._run is None else self._run.masks
+        if masks is None:
+            return None
+        return masks[0] if len(masks) == 1 else masks
 
     def _run_subclass(self, xs, training: bool, input_grads: bool):
         leaves = [Tensor(x, requires_grad=input_grads) for x in xs]
@@ -294,14 +315,17 @@ class Model(Trainer, Layer):
     def fusable_layer(self, index: int):
         return self._graph.fusable_layer(index) if self._graph is not None else None
 
-    def forward(self, x, training: bool = False):
+    def forward(self, x, training: bool = False, mask=None):
         """Outputs for ``x`` (an array, or a list/dict for several inputs) on arrays; the
-        pass is kept for :meth:`backward` (a model used as a layer)."""
+        pass is kept for :meth:`backward` (a model used as a layer). ``mask``: the input's
+        mask (a list for several inputs)."""
         xs = self._flat_inputs(x)
         self._ensure_built(xs)
         record = is_grad_enabled()
+        masks = None if mask is None else list(mask) if isinstance(mask, (list, tuple)) \
+            else [mask]
         outs, self._run = self.run_graph(xs, training, record,
-                                         input_grads=not self.skip_input_grad)
+                                         input_grads=not self.skip_input_grad, masks=masks)
         return outs[0] if len(outs) == 1 else outs
 
     def backward(self, dout):
