@@ -75,10 +75,13 @@ class Loss:
         layer's ``call``, e.g. a loss handed to ``self.add_loss``)."""
         if isinstance(y_pred, Tensor):
             pred = y_pred.data
-            target = self.check_targets(y_true.data if isinstance(y_true, Tensor) else y_true,
-                                        pred)
+            target = y_true.data if isinstance(y_true, Tensor) else y_true
             weight = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+            if self.per_row and pred.ndim > 2:
+                target, pred, weight = self.as_rows(target, pred, weight)
+            target = self.check_targets(target, pred)
             value, grad = self.value_and_gradient(target, pred, weight)
+            grad = grad.reshape(y_pred.data.shape)
             return Tensor.from_op(np.asarray(value, dtype=pred.dtype), [y_pred],
                                   lambda d: [d * grad], self.name)
         y_pred = np.asarray(y_pred, dtype=float) if not isinstance(y_pred, np.ndarray) else y_pred
@@ -423,6 +426,8 @@ class MulticlassHinge(Loss):
     class, minus their count on the true class.
     """
 
+    per_row = True
+
     name = "multiclass_hinge"
 
     def __init__(self, margin: float = 1.0, name=None):
@@ -456,6 +461,8 @@ class MulticlassHinge(Loss):
 
 class CategoricalHinge(Loss):
     """Keras ``categorical_hinge``: ``max(0, 1 + max_{j != y} s_j - s_y)`` (one-hot targets)."""
+
+    per_row = True
 
     name = "categorical_hinge"
 

@@ -113,7 +113,11 @@ class Tensor:
         array([2., 4.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "op", "__weakref__")
+    #: ``_keras_mask``: the (N, T) steps that count, set by a layer that gives its output a
+    #: mask (read with ``getattr(t, "_keras_mask", None)``: unset on most tensors)
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "op", "_keras_mask",
+                 "__weakref__")
+    _keras_mask: np.ndarray
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):

@@ -236,6 +236,14 @@ def lambda_masks(L, Input, Model):
     return Model(ids, L.Dense(3, activation="softmax")(L.LSTM(4)(h)))
 
 
+def normalized_tagger(L, Input, Model):
+    """BatchNormalization takes its training statistics over the kept steps only."""
+    ids = Input((T,))
+    h = L.BatchNormalization()(L.Embedding(9, 4, mask_zero=True)(ids))
+    h = L.LSTM(5, return_sequences=True)(h)
+    return Model(ids, L.Dense(3, activation="softmax")(h))
+
+
 def data_for(case, rng):
     if case is gru_regressor:
         x = rng.standard_normal((N, T, D)).astype("float32")
@@ -244,12 +252,13 @@ def data_for(case, rng):
     if case is birnn_sequences:
         return padded_ids(rng), rng.standard_normal((N, T, 3)).astype("float32"), "mse", ["mae"]
     ids = padded_ids(rng)
-    y = rng.integers(0, 3, (N, T) if case is lstm_tagger else (N,))
+    y = rng.integers(0, 3, (N, T) if case in (lstm_tagger, normalized_tagger) else (N,))
     return ids, y, "sparse_categorical_crossentropy", ["accuracy"]
 
 
 @pytest.mark.parametrize("case", [lstm_tagger, gru_regressor, birnn_pooled, birnn_sequences, merged,
-                                  nested_encoder, nested_recurrent, lambda_masks],
+                                  nested_encoder, nested_recurrent, lambda_masks,
+                                  normalized_tagger],
                          ids=lambda f: f.__name__)
 def test_masked_models_match_keras_outputs_loss_metrics_and_a_training_step(keras, rng, case):
     x, y, loss, metrics = data_for(case, rng)
@@ -314,3 +323,205 @@ def test_keras_files_keep_the_masks_both_ways(keras, tmp_path, rng):
     back = keras.models.load_model(tmp_path / "n.keras")
     np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), n_model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_with_initial_states_skips_the_masked_steps(keras, rng):
+    """With initial states the sequence's mask still applies: called on arrays as Keras
+    does with an explicit mask, and in a model (the mask of ``[x, h0, c0]`` is x's). In a
+    Keras 3 functional model the layer is then called without the mask (Keras fills in
+    ``mask`` only for a call on one tensor); right-padded rows give the same numbers either
+    way, and a row with a gap is checked against the same row with the gap cut out."""
+    gru = layers.GRU(3, return_sequences=True)
+    x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, 3))
+    keep = padded_ids(rng) != 0
+    ours = gru([x, h0], mask=keep)
+    k_gru = keras.layers.GRU(3, return_sequences=True)
+    k_gru(x, initial_state=[h0])
+    k_gru.set_weights(gru.get_weights())
+    theirs = np.asarray(k_gru(x, initial_state=[h0], mask=keep))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+    def build(L, Input, Model):
+        ids, h0, c0 = Input((T,)), Input((4,)), Input((4,))
+        h = L.LSTM(4, return_sequences=True)(L.Embedding(9, 3, mask_zero=True)(ids),
+                                            initial_state=[h0, c0])
+        return Model([ids, h0, c0], L.GlobalAveragePooling1D()(h))
+
+    k_model, n_model = keras_and_neuralab(keras, build)
+    ids = padded_ids(rng)
+    xs = [ids, rng.standard_normal((N, 4)).astype("float32"),
+          rng.standard_normal((N, 4)).astype("float32")]
+    right_padded = [0, 1, 3]
+    np.testing.assert_allclose(n_model.predict(xs, verbose=0)[right_padded],
+                               np.asarray(k_model.predict(xs, verbose=0))[right_padded],
+                               rtol=1e-5, atol=1e-6)
+    lstm, = [layer for layer in n_model.layers if isinstance(layer, layers.LSTM)]
+    embedding, = [layer for layer in n_model.layers if isinstance(layer, layers.Embedding)]
+    e = embedding(ids[2:3])
+    gap = ids[2] == 0
+    with_gap = lstm.forward([e, xs[1][2:3], xs[2][2:3]], mask=~gap[None])
+    cut = lstm.forward([e[:, ~gap], xs[1][2:3], xs[2][2:3]])
+    np.testing.assert_allclose(with_gap[:, ~gap], cut, rtol=1e-6)
+
+
+def test_custom_layers_defining_compute_mask_start_and_pass_masks_as_in_keras(keras, rng):
+    """Keras' rule: a layer whose class defines ``compute_mask`` supports masking, and is
+    asked for its mask even when none comes in (so it can start one)."""
+    ops = keras.ops
+
+    class KStarts(keras.layers.Layer):
+        def call(self, x):
+            return x * 2.0
+
+        def compute_mask(self, inputs, mask=None):
+            return ops.any(ops.not_equal(inputs, 0.0), axis=-1)
+
+    class KPasses(keras.layers.Layer):
+        def call(self, x):
+            return x + 1.0
+
+        def compute_mask(self, inputs, mask=None):
+            return mask
+
+    class Starts(layers.Layer):
+        def call(self, x):
+            return x * 2.0
+
+        def compute_mask(self, inputs, mask=None):
+            return np.any(np.asarray(inputs) != 0.0, axis=-1)
+
+    class Passes(layers.Layer):
+        def call(self, x):
+            return x + 1.0
+
+        def compute_mask(self, inputs, mask=None):
+            return mask
+
+    def build(L, Input, Model):
+        starts, passes = (KStarts, KPasses) if L is keras.layers else (Starts, Passes)
+        x = Input((T, D))
+        h = L.LSTM(3)(passes()(starts()(x)))
+        return Model(x, L.Dense(2)(h))
+
+    x = rng.standard_normal((N, T, D)).astype("float32")
+    x[padded_ids(rng) == 0] = 0.0
+    k_model, n_model = keras_and_neuralab(keras, build)
+    assert n_model._graph.masking
+    np.testing.assert_allclose(n_model.predict(x, verbose=0), np.asarray(k_model.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_per_step_sample_weights_and_sequence_hinge_match_keras(keras, rng):
+    """Per-step sample weights (N, T) weight each step's loss as Keras does (with the mask
+    on top); an unmasked sequence output with a hinge loss is scored step by step."""
+    ids, y, _, _ = data_for(lstm_tagger, rng)
+    sw = rng.random((N, T)).astype("float32")
+    k_model, n_model = keras_and_neuralab(keras, lstm_tagger)
+    for model in (k_model, n_model):
+        model.compile("sgd", "sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+    k_eval = k_model.evaluate(ids, y, sample_weight=sw, verbose=0, return_dict=True)
+    n_eval = n_model.evaluate(ids, y, sample_weight=sw, verbose=0, return_dict=True)
+    for key in k_eval:
+        np.testing.assert_allclose(n_eval[key], k_eval[key], rtol=1e-5, err_msg=key)
+    with pytest.raises(ValueError, match=r"sample_weight .* must have shape \(4,\) or per step "
+                                         r"\(4, 6\), got \(4, 5\)"):
+        n_model.evaluate(ids, y, sample_weight=sw[:, :-1], verbose=0)
+
+    def tagger(L, Input, Model):
+        x = Input((T, D))
+        return Model(x, L.Dense(3)(L.GRU(4, return_sequences=True)(x)))
+
+    x = rng.standard_normal((N, T, D)).astype("float32")
+    onehot = np.eye(3, dtype="float32")[rng.integers(0, 3, (N, T))]
+    k_model, n_model = keras_and_neuralab(keras, tagger)
+    for model in (k_model, n_model):
+        model.compile("sgd", "categorical_hinge")
+    np.testing.assert_allclose(n_model.evaluate(x, onehot, verbose=0),
+                               k_model.evaluate(x, onehot, verbose=0), rtol=1e-5)
+
+
+def test_sequence_cross_entropy_on_tensors_scores_every_step(float64, rng):
+    """A loss called on a Tensor (add_loss, custom loops) scores (N, T, classes) as rows:
+    the value and the gradient of the array path, reshaped."""
+    from neuralab.losses import SparseCategoricalCrossentropy
+    from neuralab.tensor import Tensor
+    p = rng.random((N, T, 3)) + 0.1
+    p /= p.sum(axis=-1, keepdims=True)
+    y = rng.integers(0, 3, (N, T))
+    loss = SparseCategoricalCrossentropy()
+    t = Tensor(p, requires_grad=True)
+    value = loss(y, t)
+    value.backward()
+    np.testing.assert_allclose(float(value.data), loss(y, p), rtol=1e-12)
+    rows = loss.value_and_gradient(y.reshape(-1), p.reshape(-1, 3))[1]
+    np.testing.assert_allclose(t.grad, rows.reshape(p.shape), rtol=1e-12)
+
+
+def test_masked_average_pooling_keeps_nan_at_masked_steps_out(rng):
+    x = rng.standard_normal((N, T, D))
+    keep = padded_ids(rng) != 0
+    x[~keep] = np.nan
+    assert np.isfinite(layers.GlobalAveragePooling1D()(x, mask=keep)).all()
+
+
+def test_a_keras_file_with_an_explicit_mask_argument_is_refused_by_name(keras, tmp_path, rng):
+    ids = keras.Input((T,))
+    keep = keras.ops.not_equal(ids, 0)
+    h = keras.layers.LSTM(3)(keras.layers.Embedding(9, 4)(ids), mask=keep)
+    keras.Model(ids, h).save(tmp_path / "explicit.keras")
+    with pytest.raises(neuralab.errors.InputError, match="'lstm.*' is called with an explicit "
+                                                         "mask= argument"):
+        neuralab.load_model(tmp_path / "explicit.keras")
+
+
+def test_masked_batch_normalization_gradients_match_centred_differences(float64, rng):
+    layer = layers.BatchNormalization()
+    x = rng.standard_normal((N, T, D)) * 2 + 1
+    keep = padded_ids(rng) != 0
+    layer.build((None, T, D))
+    layer.gamma.data[...] = rng.standard_normal(D)
+    dout = rng.standard_normal(x.shape)
+
+    def loss():
+        return float(np.sum(dout * layer.forward(x, training=True, mask=keep)))
+
+    y = layer.forward(x, training=True, mask=keep)
+    kept = (x[keep] - x[keep].mean(axis=0)) / np.sqrt(x[keep].var(axis=0) + layer.epsilon)
+    np.testing.assert_allclose((y[keep] - layer.beta.data) / layer.gamma.data, kept, rtol=1e-5)
+    layer.zero_grad()
+    dx = layer.backward(dout)
+    assert gc.rel_error(dx, numerical_gradient(loss, x)) < 1e-7
+
+
+def test_subclassed_models_carry_masks_on_their_tensors_as_keras_does(keras, rng):
+    """In a subclassed model the mask rides on the tensors a layer returns, as Keras' does:
+    the LSTM skips padded steps and the loss and metric leave them out."""
+    def tagger_class(base, L):
+        class Tagger(base):
+            def __init__(self):
+                super().__init__()
+                self.embed = L.Embedding(9, 4, mask_zero=True)
+                self.rnn = L.GRU(5, return_sequences=True)
+                self.head = L.Dense(3, activation="softmax")
+
+            def call(self, x):
+                return self.head(self.rnn(self.embed(x)))
+        return Tagger()
+
+    ids, y, loss, metrics = data_for(lstm_tagger, rng)
+    k_model, n_model = tagger_class(keras.Model, keras.layers), tagger_class(Model, layers)
+    k_model(ids)
+    n_model(ids)
+    n_model.set_weights([np.asarray(w) for w in k_model.get_weights()])
+    np.testing.assert_allclose(n_model.predict(ids, verbose=0), np.asarray(k_model.predict(ids, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
+    for model, opt in ((k_model, keras.optimizers.SGD(0.5)), (n_model, neuralab.keras.optimizers.SGD(0.5))):
+        model.compile(opt, loss, metrics=metrics)
+    k_eval = k_model.evaluate(ids, y, verbose=0, return_dict=True)
+    n_eval = n_model.evaluate(ids, y, verbose=0, return_dict=True)
+    for key in k_eval:
+        np.testing.assert_allclose(n_eval[key], k_eval[key], rtol=1e-5, err_msg=key)
+    k_model.train_on_batch(ids, y)
+    n_model.train_on_batch(ids, y)
+    for k_w, n_w in zip(k_model.get_weights(), n_model.get_weights()):
+        np.testing.assert_allclose(n_w, np.asarray(k_w), rtol=1e-4, atol=1e-6)

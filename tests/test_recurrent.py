@@ -173,7 +173,7 @@ def test_input_dropout_uses_one_mask_for_every_step_and_only_in_training(float64
     twin.set_weights(layer.get_weights())
     x = rng.standard_normal((8, T, D))
     y = layer.forward(x, training=True)
-    mask = layer._masks[0]
+    mask = layer._dropouts[0]
     assert mask.shape == (8, D) and set(np.unique(mask)) <= {0.0, 2.0} and 0 < mask.mean() < 2
     np.testing.assert_allclose(y, twin.forward(x * mask[:, None]), rtol=1e-12)
     np.testing.assert_allclose(layer.forward(x), twin.forward(x), rtol=1e-12)

@@ -239,16 +239,31 @@ class Layer:
             )
 
     # -- masks (Keras masking: which timesteps of a padded sequence count) -------------
-    #: the layer passes a mask on to its output (Keras ``supports_masking``); a mask that
-    #: reaches a layer without it is dropped, with Keras' warning
-    supports_masking = False
     #: ``forward`` takes ``mask=``: a boolean (N, T) array, True at the steps that count
     uses_mask = False
 
     @property
+    def supports_masking(self) -> bool:
+        """Whether the layer gives its output a mask (Keras ``supports_masking``): by
+        default, as in Keras, whether its class defines ``compute_mask``; a mask that
+        reaches a layer without it is dropped, with Keras' warning."""
+        own = self.__dict__.get("_supports_masking")
+        return self._defines_compute_mask() if own is None else own
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
+    @property
     def makes_mask(self) -> bool:
-        """Whether this layer starts a mask (``Embedding(mask_zero=True)``, ``Masking``)."""
-        return False
+        """Whether this layer may start a mask (``Embedding(mask_zero=True)``,
+        ``Masking``): Keras asks a layer that supports masking for its mask even when no
+        mask comes in, so a user's layer defining ``compute_mask`` may start one."""
+        return self._defines_compute_mask() and not LAYERS.is_builtin(type(self)) \
+            and self.supports_masking
+
+    def _defines_compute_mask(self) -> bool:
+        return type(self).compute_mask is not Layer.compute_mask
 
     def compute_mask(self, inputs, mask=None):
         """The mask of the output for ``inputs`` carrying ``mask`` (Keras
@@ -258,6 +273,13 @@ class Layer:
     # -- computation ------------------------------------------------------------------
     def forward(self, x: Arrays, training: bool = False) -> Arrays:
         raise NotImplementedError
+
+    def forward_masked(self, x: Arrays, training: bool, mask=None) -> Arrays:
+        """``forward(x, training)``, given ``mask=`` too when there is one and the layer
+        :attr:`uses_mask`."""
+        if mask is not None and self.uses_mask:
+            return self.forward(x, training, mask=mask)  # type: ignore[call-arg]  # uses_mask
+        return self.forward(x, training)
 
     def backward(self, dout: Arrays) -> Arrays:
         raise NotImplementedError
@@ -301,17 +323,36 @@ class Layer:
                     raise TypeError(f"{type(self).__name__} expected numeric input, got dtype "
                                     f"{v.dtype}")
             mask = kwargs.get("mask")
-            if mask is not None and self.uses_mask:
-                return self.forward(x, training=bool(training), mask=np.asarray(mask, bool))
-            return self.forward(x, training=bool(training))
+            return self.forward_masked(x, bool(training), None if mask is None else
+                                       np.asarray(mask, dtype=bool))
         if _holds_tensor(inputs):
             self._maybe_build_for(inputs)
-            return self._call_user(inputs, training, kwargs)
+            mask = kwargs.get("mask")
+            if mask is None:  # the mask riding on the input, passed on as Keras does
+                mask = _tensor_mask(inputs)
+                takes = self.uses_mask if self.has_own_backward else self._call_takes("mask")
+                if mask is not None and takes:
+                    kwargs = {**kwargs, "mask": mask}
+            out = self._call_user(inputs, training, kwargs)
+            self._attach_mask(inputs, out, mask)
+            return out
         tensors = ([Tensor(v) for v in inputs] if isinstance(inputs, (list, tuple))
                    else Tensor(inputs))
         self._maybe_build_for(tensors)
         out = self._call_user(tensors, training, kwargs)
         return _to_arrays(out)
+
+    def _attach_mask(self, inputs, out, mask) -> None:
+        """Give the Tensor(s) a call returned their mask (Keras' rule, as in a graph)."""
+        if not (self.makes_mask or (mask is not None and self.supports_masking)):
+            return
+        data = [_data(v) for v in inputs] if isinstance(inputs, (list, tuple)) else _data(inputs)
+        masks = self.compute_mask(data, mask)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        masks = list(masks) if isinstance(masks, (list, tuple)) and len(outs) > 1 else [masks]
+        for t, m in zip(outs, masks):
+            if isinstance(t, Tensor) and m is not None:
+                t._keras_mask = np.asarray(_data(m), dtype=bool)
 
     def _call_user(self, inputs, training, kwargs):
         if self._accepts_training():
@@ -346,11 +387,9 @@ class Layer:
         state = CallState()
         self.enter_call(state)
         x = [v.data for v in xs] if self.multi_input else xs[0].data
-        if mask is not None and self.uses_mask:
+        if mask is not None:
             mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
-            y = self.forward(x, training=training, mask=mask)  # type: ignore[call-arg]  # uses_mask
-        else:
-            y = self.forward(x, training=training)
+        y = self.forward_masked(x, training, mask)
         self.exit_call(state)
         weights = self.trainable_weights
         needs_dx = [v.requires_grad for v in xs]
@@ -620,6 +659,20 @@ def _holds_tensor(value) -> bool:
     if isinstance(value, Tensor):
         return True
     return isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value)
+
+
+def _data(value):
+    """A Tensor's array; anything else as it is."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _tensor_mask(inputs):
+    """The mask riding on a layer's input Tensor (a list of them for a list of inputs), or
+    None when there is none."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(v, "_keras_mask", None) for v in inputs]
+        return None if all(m is None for m in masks) else masks
+    return getattr(inputs, "_keras_mask", None)
 
 
 def _to_arrays(value):

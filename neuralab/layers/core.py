@@ -104,7 +104,8 @@ class Lambda(Layer):
     ``from_config`` needs it passed back in, e.g. through ``custom_objects``.
     """
 
-    def __init__(self, function: Callable, output_shape: tuple | Callable | None = None, mask=None,
+    def __init__(self, function: Callable, output_shape: tuple | Callable | None = None,
+                 mask: Callable | np.ndarray | None = None,
                  arguments: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):

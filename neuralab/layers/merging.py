@@ -367,6 +367,11 @@ class Dot(_Merge):
     Shape: [(N, ...), (N, ...)] -> (N, ...).
     """
 
+    supports_masking = True  # Keras': a mask is accepted, and the output carries none
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
     #: the inputs moved to X (N, P, d) and Y (N, d, Q), their shapes after the move (dot
     #: axis last in x, first after the batch in y), the axes, and the normalization
     _cache_attrs = ("_x_mat", "_y_mat", "_moved_shapes", "_axes", "_inv_norms", "_units")

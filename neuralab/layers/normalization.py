@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import backend, initializers, regularizers
 from .base import Layer, register
 
 
@@ -30,6 +30,12 @@ class BatchNormalization(Layer):
         dxhat = dy * gamma
         dx = (m dxhat - sum(dxhat) - xhat sum(dxhat xhat)) / (m sqrt(var + eps))
 
+    With a mask ``keep`` (N, T) (Keras'), training takes the batch statistics over the kept
+    steps only, ``mean = sum_K x / (m + 1e-7)`` and ``var = sum_K (x - mean)^2 / (m + 1e-7)``
+    as Keras computes them (m kept values per feature), and normalizes every step with
+    them; backward is then ``dx = inv dxhat - keep inv / (m + 1e-7) (sum(dxhat) + xhat
+    sum(dxhat xhat))``, the sums over all steps.
+
     Weights, in Keras order: gamma, beta (trainable), moving_mean, moving_variance.
 
     Shape: (N, ..., C) -> same shape.
@@ -39,8 +45,10 @@ class BatchNormalization(Layer):
     """
 
     supports_masking = True  # a mask passes on unchanged (Keras)
+    uses_mask = True
 
-    _cache_attrs = ("batch_mode", "inv_std", "xhat")
+    #: one call's: the mode, 1 / std, xhat, and with a mask the kept steps and their count
+    _cache_attrs = ("batch_mode", "inv_std", "xhat", "_keep", "_count")
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True,
@@ -80,14 +88,18 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", (channels,),
                                                self.moving_variance_initializer, trainable=False)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         self._check_input(x)
         axes = tuple(range(x.ndim - 1))
         self.batch_mode = bool(training) and self.trainable
-        if self.batch_mode:
+        self._keep = None
+        if self.batch_mode and mask is not None:
+            mean, centered, var = self._masked_moments(x, np.asarray(mask, dtype=bool), axes)
+        elif self.batch_mode:
             mean = x.mean(axis=axes)
             centered = x - mean
             var = np.mean(centered * centered, axis=axes)
+        if self.batch_mode:
             m = self.momentum
             self.moving_mean.data *= m
             self.moving_mean.data += (1 - m) * mean
@@ -103,6 +115,19 @@ class BatchNormalization(Layer):
             y += self.beta.data
         return y.astype(self.dtype, copy=False)
 
+    def _masked_moments(self, x, mask, axes):
+        """Keras' masked moments: (mean, x - mean, var) over the kept steps."""
+        if mask.shape != x.shape[:-1]:
+            raise ValueError(f"BatchNormalization {self.name!r}: the mask must have the shape "
+                             f"{x.shape[:-1]} of its input without the last axis, got {mask.shape}")
+        keep = np.broadcast_to(mask[..., None], x.shape)
+        count = keep.sum(axis=axes, dtype=x.dtype) + backend.epsilon()
+        mean = np.where(keep, x, 0).sum(axis=axes) / count
+        centered = x - mean
+        var = np.square(np.where(keep, centered, 0)).sum(axis=axes) / count
+        self._keep, self._count = keep, count
+        return mean, centered, var
+
     def backward(self, dout):
         axes = tuple(range(dout.ndim - 1))
         if self.center and self.beta.trainable:
@@ -112,6 +137,9 @@ class BatchNormalization(Layer):
         dxhat = dout * self.gamma.data if self.scale else dout
         if not self.batch_mode:
             return dxhat * self.inv_std
+        if self._keep is not None:
+            sums = dxhat.sum(axis=axes) + self.xhat * (dxhat * self.xhat).sum(axis=axes)
+            return self.inv_std * (dxhat - np.where(self._keep, sums, 0) / self._count)
         m = dout.size // dout.shape[-1]
         sum_dxhat = dxhat.sum(axis=axes)
         sum_dxhat_xhat = (dxhat * self.xhat).sum(axis=axes)

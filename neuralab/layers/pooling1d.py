@@ -111,10 +111,11 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         if keep.shape != x.shape[:2]:
             raise ValueError(f"GlobalAveragePooling1D {self.name!r}: the mask must have the "
                              f"shape (N, L) = {x.shape[:2]} of its input, got {keep.shape}")
-        keep = keep[:, :, None].astype(x.dtype)
-        count = keep.sum(axis=1, keepdims=True)  # (N, 1, 1)
+        keep = keep[:, :, None]
+        count = keep.sum(axis=1, keepdims=True, dtype=x.dtype)  # (N, 1, 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            y = (x * keep).sum(axis=1, keepdims=True) / count
+            # where, not a product: a NaN or inf at a masked step stays out (Keras)
+            y = np.where(keep, x, 0).sum(axis=1, keepdims=True) / count
             self._weights = keep / count  # (N, L, 1)
         return y if self.keepdims else y[:, 0]
 

@@ -23,11 +23,12 @@ sequence is read from its end and the outputs come in that (reversed) order, as 
 
 Masks (Keras'): ``layer(x, mask=keep)`` with ``keep`` (N, T) boolean, or a mask arriving
 from ``Embedding(mask_zero=True)``/``Masking`` in a model: at a step where ``keep`` is False
-the states stay as they were and the output repeats the previous one (zeros before the
-first kept step; zeros always with ``zero_output_for_mask``, which ``Bidirectional`` sets on
-its layers when they return sequences), ``h_t = keep_t ? cell(x_t, h_{t-1}) : h_{t-1}``;
-backward sends such a step's gradient straight on to ``h_{t-1}`` (and ``c_{t-1}``), so padding adds nothing to
-the weights' gradients. With ``return_sequences`` the output carries the mask on.
+the states stay as they were, ``h_t = keep_t ? cell(x_t, h_{t-1}) : h_{t-1}``, and the output
+repeats the previous one (the initial ``h`` before the first kept step, zeros by default);
+with ``zero_output_for_mask``, which ``Bidirectional`` sets on its layers when they return
+sequences, it is zeros. Backward sends such a step's gradient straight on to ``h_{t-1}``
+(and ``c_{t-1}``), so padding adds nothing to the weights' gradients. With
+``return_sequences`` the output carries the mask on.
 
 Dropout (training only, Keras 3's rule): ``dropout`` zeroes input features with one mask
 per sequence (N, D) shared by all steps, ``recurrent_dropout`` zeroes entries of
@@ -62,8 +63,9 @@ class Recurrent(Layer):
     recurrent_kernel: Parameter
     bias: Parameter | None = None
     #: one call's cache: the (possibly reversed, dropped-out) input, all hidden states,
-    #: per-step values and the dropout masks (input, recurrent) of that call
-    _cache_attrs = ("_x", "_hs", "_steps", "_masks", "_initial", "_keep")
+    #: per-step values, the dropout masks (input, recurrent), the initial states and the
+    #: sequence mask (N, T, 1) of that call
+    _cache_attrs = ("_x", "_hs", "_steps", "_dropouts", "_initial", "_keep")
     supports_masking = True
     uses_mask = True
 
@@ -153,7 +155,8 @@ class Recurrent(Layer):
                                       "(a functional Model)")
         if isinstance(inputs, (list, tuple)) and not is_symbolic(inputs):
             training = kwargs.pop("training", args[0] if args else None)
-            return self.forward([np.asarray(v) for v in inputs], training=bool(training))
+            return self.forward([np.asarray(v) for v in inputs], training=bool(training),
+                                mask=kwargs.get("mask"))
         return super().__call__(inputs, *args, **kwargs)
 
     def symbolic_output_shapes(self, node):
@@ -191,6 +194,7 @@ class Recurrent(Layer):
     def compute_mask(self, inputs, mask=None):
         """The input's mask with ``return_sequences`` (None for the last output and the
         states)."""
+        mask = _sequence_mask(mask)
         out = mask if self.return_sequences else None
         return [out] + [None] * len(self.state_names) if self.return_state else out
 
@@ -206,14 +210,16 @@ class Recurrent(Layer):
                 raise ValueError(f"{type(self).__name__} {self.name!r}: initial states have "
                                  f"batch sizes {[s.shape[0] for s in initial]}, inputs {x.shape[0]}")
         self._initial = initial
-        self._keep = None if mask is None else self._check_mask(np.asarray(mask), x.shape)
+        mask = _sequence_mask(mask)
+        self._keep = None if mask is None else self._check_keep(np.asarray(mask), x.shape)
         if self.go_backwards:
             x = x[:, ::-1]
             self._keep = None if self._keep is None else self._keep[:, ::-1]
-        self._masks = (self._mask(training, self.dropout, (x.shape[0], x.shape[-1])),
-                       self._mask(training, self.recurrent_dropout, (x.shape[0], self.units)))
-        if self._masks[0] is not None:
-            x = x * self._masks[0][:, None]
+        n = x.shape[0]
+        self._dropouts = (self._dropout_mask(training, self.dropout, (n, x.shape[-1])),
+                          self._dropout_mask(training, self.recurrent_dropout, (n, self.units)))
+        if self._dropouts[0] is not None:
+            x = x * self._dropouts[0][:, None]
         self._x = x
         xw = x @ self.kernel.data  # the input side of every step at once, (N, T, G*H)
         if self.use_bias:
@@ -225,7 +231,7 @@ class Recurrent(Layer):
         y = ys if self.return_sequences else ys[:, -1]
         return [y] + states if self.return_state else y
 
-    def _check_mask(self, mask: np.ndarray, x_shape) -> np.ndarray:
+    def _check_keep(self, mask: np.ndarray, x_shape) -> np.ndarray:
         """``mask`` (N, T) as (N, T, 1) booleans."""
         if mask.shape != tuple(x_shape[:2]):
             raise ValueError(f"{type(self).__name__} {self.name!r}: the mask must have the "
@@ -245,16 +251,16 @@ class Recurrent(Layer):
         keep = self._keep[:, step]
         return np.where(keep, d, 0), np.where(keep, 0, d)
 
-    def _mask(self, training: bool, rate: float, shape) -> np.ndarray | None:
+    def _dropout_mask(self, training: bool, rate: float, shape) -> np.ndarray | None:
         """An inverted-dropout mask (keep / (1 - rate)), or None outside training."""
         if not training or rate == 0:
             return None
         keep = self.rng.random(shape) >= rate
         return keep.astype(self.dtype) / (1.0 - rate)
 
-    def _masked(self, h: np.ndarray) -> np.ndarray:
+    def _dropped(self, h: np.ndarray) -> np.ndarray:
         """h_{t-1} as the recurrent product sees it (recurrent dropout); also for dL/dh."""
-        mask = self._masks[1]
+        mask = self._dropouts[1]
         return h if mask is None else h * (mask if h.ndim == 2 else mask[:, None])
 
     def _input_bias(self) -> np.ndarray:
@@ -285,8 +291,8 @@ class Recurrent(Layer):
         if self.skip_input_grad:
             return None
         dx = (dz2 @ self.kernel.data.T).reshape(n, t, d)
-        if self._masks[0] is not None:
-            dx *= self._masks[0][:, None]
+        if self._dropouts[0] is not None:
+            dx *= self._dropouts[0][:, None]
         if self.go_backwards:
             dx = dx[:, ::-1]
         return dx if self._initial is None else [dx, *dinitial]
@@ -305,8 +311,8 @@ class Recurrent(Layer):
         h_prev[:, 1:] = hs[:, :-1]
         return h_prev
 
-    def _accumulate_recurrent_masked(self, dz: np.ndarray) -> None:
-        self._accumulate_recurrent(self._masked(self._h_prev()), dz)
+    def _accumulate_recurrent_dropped(self, dz: np.ndarray) -> None:
+        self._accumulate_recurrent(self._dropped(self._h_prev()), dz)
 
     def _accumulate_recurrent(self, h_prev: np.ndarray, dz: np.ndarray) -> None:
         """dWh += sum_t h_{t-1}^T dz_t, as one product over all steps."""
@@ -341,6 +347,12 @@ class Recurrent(Layer):
         }
 
 
+def _sequence_mask(mask):
+    """The sequence's mask from the masks of ``[x, *initial_states]`` (the first, as Keras
+    takes it), or the mask itself."""
+    return mask[0] if isinstance(mask, (list, tuple)) else mask
+
+
 @register
 class SimpleRNN(Recurrent):
     """Fully connected recurrence (Keras ``SimpleRNN``, PyTorch ``nn.RNN``).
@@ -366,7 +378,7 @@ class SimpleRNN(Recurrent):
         hs = np.empty_like(xw)
         h = self._start(0, n)
         for step in range(t):
-            a = xw[:, step] + self._masked(h) @ Wh
+            a = xw[:, step] + self._dropped(h) @ Wh
             h = self._kept(step, self.activation.forward(a, out=a), h)
             hs[:, step] = h
         self._steps = None
@@ -379,10 +391,10 @@ class SimpleRNN(Recurrent):
         for step in reversed(range(hs.shape[1])):
             dh, skipped = self._through(step, dhs[:, step] + dh_next)
             da[:, step] = self.activation.backward(dh, hs[:, step])
-            dh_next = self._masked(da[:, step] @ Wh.T)
+            dh_next = self._dropped(da[:, step] @ Wh.T)
             if skipped is not None:
                 dh_next += skipped
-        self._accumulate_recurrent_masked(da)
+        self._accumulate_recurrent_dropped(da)
         return da, None, [dh_next]
 
     def get_config(self):
@@ -437,7 +449,7 @@ class LSTM(Recurrent):
         gates = np.empty_like(xw)  # i, f, g, o after their activations
         h, c = self._start(0, n), self._start(1, n)
         for step in range(t):
-            z = xw[:, step] + self._masked(h) @ Wh
+            z = xw[:, step] + self._dropped(h) @ Wh
             # activations may return their input (linear): the results are copied out
             gates[:, step, :H] = i = rec.forward(z[:, :H])
             gates[:, step, H:2 * H] = f = rec.forward(z[:, H:2 * H])
@@ -470,11 +482,11 @@ class LSTM(Recurrent):
             dz[:, step, 2 * H:3 * H] = act.backward(dc * i, g)
             dz[:, step, 3 * H:] = rec.backward(dh * tcs[:, step], o)
             dc_next = dc * f
-            dh_next = self._masked(dz[:, step] @ Wh.T)
+            dh_next = self._dropped(dz[:, step] @ Wh.T)
             if skipped_h is not None:
                 dh_next += skipped_h
                 dc_next += skipped_c
-        self._accumulate_recurrent_masked(dz)
+        self._accumulate_recurrent_dropped(dz)
         return dz, None, [dh_next, dc_next]
 
     def get_config(self):
@@ -525,7 +537,7 @@ class GRU(Recurrent):
         h = self._start(0, n)
         for step in range(t):
             x_t, out = xw[:, step], gates[:, step]
-            hm = self._masked(h)  # z * h_{t-1} below uses the unmasked state
+            hm = self._dropped(h)  # z * h_{t-1} below uses the unmasked state
             if self.reset_after:
                 inner = hm @ Wh
                 if self.bias is not None:
@@ -550,7 +562,7 @@ class GRU(Recurrent):
         Wh = self.recurrent_kernel.data
         act, rec = self.activation, self.recurrent_activation
         h_prev = self._h_prev()
-        hm_prev = self._masked(h_prev)
+        hm_prev = self._dropped(h_prev)
         dz = np.empty_like(gates)  # input side: d(xz, xr, xh)
         dinner = np.empty_like(gates) if self.reset_after else None  # d(hz, hr, hh)
         dh_next = np.zeros_like(h_prev[:, 0]) if dstates[0] is None else dstates[0]
@@ -564,11 +576,11 @@ class GRU(Recurrent):
                 dz[:, step, H:2 * H] = rec.backward(da_h * inner_h[:, step], r)
                 dinner[:, step, :2 * H] = dz[:, step, :2 * H]
                 np.multiply(da_h, r, out=dinner[:, step, 2 * H:])
-                dh_next = dh * z + self._masked(dinner[:, step] @ Wh.T)
+                dh_next = dh * z + self._dropped(dinner[:, step] @ Wh.T)
             else:
                 drh = da_h @ Wh[:, 2 * H:].T  # d(r * h_{t-1})
                 dz[:, step, H:2 * H] = rec.backward(drh * hm_prev[:, step], r)
-                dh_next = dh * z + self._masked(drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T)
+                dh_next = dh * z + self._dropped(drh * r + dz[:, step, :2 * H] @ Wh[:, :2 * H].T)
             if skipped is not None:
                 dh_next += skipped
         if self.reset_after:

@@ -17,8 +17,7 @@ def _run(layer: Layer, x, training: bool, mask=None):
     """``layer.forward(x)`` with its cache kept in a new CallState: (output, state)."""
     state = CallState()
     layer.enter_call(state)
-    y = layer.forward(x, training=training) if mask is None else \
-        layer.forward(x, training=training, mask=mask)
+    y = layer.forward_masked(x, training, mask)
     layer.exit_call(state)
     return y, state
 

@@ -51,11 +51,7 @@ class LayerStep:
             layer.enter_call(state)
         if self.training is not None:
             training = bool(self.training)
-        x = args[0] if self.single else args
-        if mask is not None and layer.uses_mask:
-            y = layer.forward(x, training, mask=mask)  # type: ignore[call-arg]  # uses_mask
-        else:
-            y = layer.forward(x, training)
+        y = layer.forward_masked(args[0] if self.single else args, training, mask)
         if state is not None:
             layer.exit_call(state)
         outs = list(y) if len(self.node.outputs) > 1 else [y]
@@ -87,15 +83,16 @@ class TapeRun:
     ``call``): its input leaves, outputs and ``add_loss`` tensors, whose backward
     backpropagates the outputs' gradients and d(loss)/d(loss) = 1 together."""
 
-    __slots__ = ("leaves", "outputs", "losses", "penalty")
-    #: a subclassed model's outputs carry no masks (its call passes them on by hand)
-    masks = None
+    __slots__ = ("leaves", "outputs", "losses", "penalty", "masks")
 
     def __init__(self, leaves: list[Tensor], value, losses):
         self.leaves = leaves
         self.outputs = [as_tensor(v) for v in flatten(value)]
         self.losses = [as_tensor(v) for v in losses]
         self.penalty = float(sum(float(np.sum(t.data)) for t in self.losses))
+        # the masks riding on the outputs (a subclassed model's layers attach them)
+        masks = [getattr(t, "_keras_mask", None) for t in self.outputs]
+        self.masks = None if all(m is None for m in masks) else masks
 
     def backward(self, douts: Sequence) -> list:
         """Fill the weights' ``grad``; dL/d(leaves) (``None`` where not needed)."""

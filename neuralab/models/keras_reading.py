@@ -47,9 +47,10 @@ def _node_call(data, where: str, name: str) -> tuple[list, bool, dict]:
         arg = args[0]
         tensors = arg if isinstance(arg, list) else [arg]
         histories = [t["config"]["keras_history"] for t in tensors]
-        # a mask argument is recomputed by neuralab from the layers that start it
-        return histories, isinstance(arg, list), {k: v for k, v in kwargs.items()
-                                                  if v is not None and k != "mask"}
+        # a mask argument is recomputed by neuralab from the layers that start it (checked
+        # by _graph_from_keras); "mask": True says there was one
+        return histories, isinstance(arg, list), {k: (True if k == "mask" else v)
+                                                  for k, v in kwargs.items() if v is not None}
     kwargs = {}
     for entry in data:
         if len(entry) == 4:
@@ -90,6 +91,20 @@ def _mask_only_operations(layer_specs: list, outputs) -> set[str]:
         dropped |= more
 
 
+def _after_mask_sources(layer_specs: list) -> set[str]:
+    """The layers of a Keras 3 functional config that a layer starting a mask
+    (``Embedding(mask_zero=True)``, ``Masking``) feeds, directly or through others."""
+    reached = {spec["name"] for spec in layer_specs if spec["class_name"] == "Masking" or (
+        spec["class_name"] == "Embedding" and (spec.get("config") or {}).get("mask_zero"))}
+    while True:
+        more = {spec["name"] for spec in layer_specs if spec["name"] not in reached and any(
+            _tensor_names(node.get("args", []) if isinstance(node, dict) else node) & reached
+            for node in spec.get("inbound_nodes") or [])}
+        if not more:
+            return reached
+        reached |= more
+
+
 def _graph_from_keras(config: dict, where: str) -> dict:
     """Keras' functional config as :func:`neuralab.models.serialization.graph_config`'s."""
     layer_specs = config["layers"]
@@ -108,6 +123,7 @@ def _graph_from_keras(config: dict, where: str) -> dict:
         values[(history[0], 0, 0)] = ["input", i]
     layers, pending = [], {}
     mask_only = _mask_only_operations(layer_specs, config["output_layers"])
+    masked = _after_mask_sources(layer_specs)
     for spec in layer_specs:
         if spec["class_name"] == "InputLayer" or spec["name"] in mask_only:
             continue
@@ -123,6 +139,11 @@ def _graph_from_keras(config: dict, where: str) -> dict:
                 histories, as_list, kwargs = _node_call(queue[0], where, name)
                 if not all(tuple(h[:3]) in values for h in histories):
                     break
+                if kwargs.pop("mask", None) and name not in masked:
+                    raise InputError(
+                        f"layer {name!r} is called with an explicit mask= argument that does "
+                        "not come from an Embedding(mask_zero=True) or Masking layer before it; "
+                        "neuralab computes masks from those layers only", where)
                 nodes.append({"layer": name, "args": [values[tuple(h[:3])] for h in histories],
                               "list": as_list, "kwargs": kwargs})
                 values[(name, calls.get(name, 0), 0)] = ["node", len(nodes) - 1, 0]
@@ -219,10 +240,11 @@ def _left_out(config: dict) -> set[str]:
 def load_archive_weights(f, model, config: dict, where: str) -> None:
     """Copy a ``model.weights.h5`` (open h5py file ``f``) into ``model`` built from ``config``:
     group ``layers/<key>`` to the layer named in the config's entry with that key."""
-    specs = _layer_specs(config, with_inputs=True)
-    left_out = _left_out(config)  # numbered by Keras like the layers, without weights
+    left_out = _left_out(config)  # operations: Keras writes no group for them
+    specs = [s for s in _layer_specs(config, with_inputs=True)
+             if s["config"]["name"] not in left_out]
     for spec, key in zip(specs, weight_keys([s["class_name"] for s in specs])):
-        if spec["class_name"] == "InputLayer" or spec["config"]["name"] in left_out:
+        if spec["class_name"] == "InputLayer":
             continue
         read_layer_weights(f, model.get_layer(spec["config"]["name"]), key, where)
 

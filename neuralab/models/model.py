@@ -274,8 +274,12 @@ class Model(Trainer, Layer):
         return self._graph is not None and self._graph.masking
 
     @property
-    def supports_masking(self) -> bool:  # type: ignore[override]
-        return self._graph is not None
+    def supports_masking(self) -> bool:
+        return self.__dict__.get("_supports_masking", self._graph is not None)
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
 
     @property
     def uses_mask(self) -> bool:  # type: ignore[override]

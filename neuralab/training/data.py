@@ -161,14 +161,18 @@ def prepare_sample_weights(model, sample_weight, class_weight, ys, n: int
     else:
         given = [None] * len(names)
     weights: list[np.ndarray | None] = []
-    for name, w in zip(names, given):
+    for name, w, target, shape in zip(names, given, ys, model.output_shapes):
         if w is None:
             weights.append(None)
             continue
         w = np.asarray(w, dtype=np.float64)
-        if w.ndim != 1 or len(w) != n:
-            raise ValueError(f"sample_weight for output {name!r} must have shape ({n},), got "
-                             f"{w.shape}")
+        # per step (N, T, ...) as Keras takes them: the leading axes of the targets, short
+        # of the output's last (its features or classes)
+        steps = () if target is None else tuple(np.shape(target)[1:len(shape) - 1])
+        if w.ndim == 0 or len(w) != n or (w.ndim > 1 and w.shape[1:] != steps[:w.ndim - 1]):
+            per_step = f" or per step {(n,) + steps}" if steps else ""
+            raise ValueError(f"sample_weight for output {name!r} must have shape ({n},)"
+                             f"{per_step}, got {w.shape}")
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError(f"sample_weight for output {name!r} must be finite and >= 0")
         weights.append(w)

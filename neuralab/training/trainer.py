@@ -63,10 +63,17 @@ def masked_rows(mask: np.ndarray, a: np.ndarray | None) -> np.ndarray | None:
     return a[mask]
 
 
-def _check_mask(mask: np.ndarray, out: np.ndarray, name: str) -> None:
-    if mask.shape != out.shape[:mask.ndim]:
+def _rows_mask(mask: np.ndarray | None, out: np.ndarray, weights: np.ndarray | None,
+               name: str) -> np.ndarray | None:
+    """The rows of output ``name`` to score, as a boolean array over its leading axes:
+    its mask, else every step where the sample weights are per step (N, T), else None
+    (the whole output)."""
+    if mask is None and weights is not None and np.ndim(weights) > 1:
+        mask = np.ones(np.shape(weights), dtype=bool)
+    if mask is not None and mask.shape != out.shape[:mask.ndim]:
         raise ValueError(f"Output {name!r} of shape {out.shape} carries a mask of shape "
                          f"{mask.shape}, which is not its leading axes")
+    return mask
 
 
 if TYPE_CHECKING:  # for the type checker a Trainer is the Layer a model class also is
@@ -317,8 +324,9 @@ class Trainer(_ModelBase):
                                  "targets: pass y (this output has no loss, so y was optional)")
             weight = None if sample_weights is None else sample_weights[k]
             y, out = ys[k], outputs[k]
-            mask = None if masks is None else masks[k]
-            if mask is not None and ms:  # the kept steps only, as Keras' metrics see them
+            mask = _rows_mask(None if masks is None else masks[k], out, weight,
+                              self.output_names[k]) if ms else None
+            if mask is not None:  # the kept steps only, as Keras' metrics see them
                 y, out, weight = masked_rows(mask, y), out[mask], masked_rows(mask, weight)
                 if len(out) == 0:
                     continue
@@ -334,7 +342,7 @@ class Trainer(_ModelBase):
         """The total loss and dL/d(output) (or dL/d(logits) of a fused output) per output.
         An output carrying a mask (``masks[k]``, its leading axes) is scored on the rows
         where the mask is True only: Keras' masked mean, sum over the kept steps / their
-        number."""
+        number; per-step sample weights (N, T) score every step as a row with its weight."""
         total = 0.0
         douts: list = []
         self._output_losses = []
@@ -347,13 +355,15 @@ class Trainer(_ModelBase):
             fused = self._fused[k] if k < len(self._fused) else None
             y, out, sw = ys[k], outs[k], None if sample_weights is None else sample_weights[k]
             logits = None if fused is None else fused.logits.reshape(out.shape)
-            mask = None if masks is None else masks[k]
-            if mask is None and loss.per_row and out.ndim > 2:
-                mask = np.ones(out.shape[:-1], bool)  # (N, T, classes): every step, as rows
+            mask = _rows_mask(None if masks is None else masks[k], out, sw,
+                              self.output_names[k])
+            flat = mask is None and loss.per_row and out.ndim > 2  # (N, T, classes) as rows
             if mask is not None:
-                _check_mask(mask, out, self.output_names[k])
                 y, out, sw = masked_rows(mask, y), out[mask], masked_rows(mask, sw)
                 logits = None if logits is None else logits[mask]
+            elif flat:
+                y, out, sw = loss.as_rows(y, out, sw)
+                logits = None if logits is None else logits.reshape(out.shape)
             if mask is not None and len(out) == 0:  # every step masked: Keras' 0, no gradient
                 value, grad = 0.0, np.zeros_like(outs[k]) if need_grad else None
             elif logits is not None and (sw is None or need_grad):
@@ -365,7 +375,9 @@ class Trainer(_ModelBase):
                 value, grad = loss.value_and_gradient(y, out, sw)
             else:
                 value, grad = loss.value(y, out, sw), None
-            if mask is not None and grad is not None and len(out):
+            if grad is not None and flat:
+                grad = grad.reshape(outs[k].shape)
+            elif mask is not None and grad is not None and len(out):
                 full = np.zeros_like(outs[k], dtype=grad.dtype)
                 full[mask] = grad
                 grad = full
