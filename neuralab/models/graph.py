@@ -229,8 +229,9 @@ class Graph:
         Returns ``(outputs, run)`` where ``run`` is this pass's record (the saved state of
         every step, the activity/add_loss penalty and the outputs' masks).
         """
-        masks: dict[int, np.ndarray] = {id(t): np.asarray(m, dtype=bool) for t, m in
-                                        zip(self.inputs, input_masks or ()) if m is not None}
+        masks: dict[int, np.ndarray] = {} if not input_masks else {
+            id(t): np.asarray(m, dtype=bool) for t, m in zip(self.inputs, input_masks)
+            if m is not None}
         if self._chain is not None and not masks:
             return self._forward_chain(self._chain, xs[0], training)
         values: dict[int, np.ndarray] = {id(t): x for t, x in zip(self.inputs, xs)}
