@@ -100,8 +100,7 @@ class Loss:
                              f"of shape {lead} (labels) or {y_pred.shape}, got {y_true.shape}")
         rows = int(np.prod(lead))
         if sample_weight is not None:
-            w = np.asarray(sample_weight)
-            sample_weight = np.broadcast_to(w.reshape(w.shape + (1,) * (len(lead) - w.ndim)),
+            sample_weight = np.broadcast_to(per_sample(np.asarray(sample_weight), len(lead)),
                                             lead).reshape(rows)
         return (y_true.reshape((rows,) + y_true.shape[len(lead):]),
                 y_pred.reshape(rows, y_pred.shape[-1]), sample_weight)
@@ -181,8 +180,9 @@ class Loss:
 
 
 def per_sample(sample_weight: np.ndarray, ndim: int, dtype=None) -> np.ndarray:
-    """Weights (N,) shaped to broadcast over the rows of a rank-``ndim`` array (N, ...)."""
-    w = sample_weight.reshape(sample_weight.shape + (1,) * (ndim - 1))
+    """Weights (N,), or per step (N, T, ...), shaped to broadcast over a rank-``ndim``
+    array (N, ...)."""
+    w = sample_weight.reshape(sample_weight.shape + (1,) * (ndim - sample_weight.ndim))
     return w if dtype is None else w.astype(dtype, copy=False)
 
 

@@ -59,7 +59,7 @@ def masked_rows(mask: np.ndarray, a: np.ndarray | None) -> np.ndarray | None:
         return None
     a = np.asarray(a)
     if a.ndim < mask.ndim:
-        a = np.broadcast_to(a.reshape(a.shape + (1,) * (mask.ndim - a.ndim)), mask.shape)
+        a = np.broadcast_to(losses_module.per_sample(a, mask.ndim), mask.shape)
     return a[mask]
 
 
