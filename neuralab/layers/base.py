@@ -270,6 +270,15 @@ class Layer:
         ``compute_mask``): by default the input's, unchanged."""
         return mask
 
+    def _checked_mask(self, mask, shape: tuple, axes: str) -> np.ndarray:
+        """``mask`` as booleans of ``shape``, the input's leading axes named ``axes``
+        ("(N, T)"), or an error naming both shapes."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != tuple(shape):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the mask must have the "
+                             f"shape {axes} = {tuple(shape)} of its input, got {mask.shape}")
+        return mask
+
     # -- computation ------------------------------------------------------------------
     def forward(self, x: Arrays, training: bool = False) -> Arrays:
         raise NotImplementedError
@@ -346,13 +355,12 @@ class Layer:
         """Give the Tensor(s) a call returned their mask (Keras' rule, as in a graph)."""
         if not (self.makes_mask or (mask is not None and self.supports_masking)):
             return
-        data = [_data(v) for v in inputs] if isinstance(inputs, (list, tuple)) else _data(inputs)
-        masks = self.compute_mask(data, mask)
+        masks = self.compute_mask(_to_arrays(inputs), mask)
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         masks = list(masks) if isinstance(masks, (list, tuple)) and len(outs) > 1 else [masks]
         for t, m in zip(outs, masks):
             if isinstance(t, Tensor) and m is not None:
-                t._keras_mask = np.asarray(_data(m), dtype=bool)
+                t._keras_mask = np.asarray(_to_arrays(m), dtype=bool)
 
     def _call_user(self, inputs, training, kwargs):
         if self._accepts_training():
@@ -388,7 +396,7 @@ class Layer:
         self.enter_call(state)
         x = [v.data for v in xs] if self.multi_input else xs[0].data
         if mask is not None:
-            mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+            mask = np.asarray(_to_arrays(mask), dtype=bool)
         y = self.forward_masked(x, training, mask)
         self.exit_call(state)
         weights = self.trainable_weights
@@ -659,11 +667,6 @@ def _holds_tensor(value) -> bool:
     if isinstance(value, Tensor):
         return True
     return isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value)
-
-
-def _data(value):
-    """A Tensor's array; anything else as it is."""
-    return value.data if isinstance(value, Tensor) else value
 
 
 def _tensor_mask(inputs):

@@ -73,7 +73,7 @@ class Masking(Layer):
 
     def forward(self, x, training=False):
         self._check_input(x)
-        self.keep = np.any(x != self.mask_value, axis=-1, keepdims=True)
+        self.keep = self.compute_mask(x)[..., None]
         return np.where(self.keep, x, 0).astype(self.dtype, copy=False)
 
     def backward(self, dout):

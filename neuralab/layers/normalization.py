@@ -94,7 +94,8 @@ class BatchNormalization(Layer):
         self.batch_mode = bool(training) and self.trainable
         self._keep = None
         if self.batch_mode and mask is not None:
-            mean, centered, var = self._masked_moments(x, np.asarray(mask, dtype=bool), axes)
+            mean, centered, var = self._masked_moments(
+                x, self._checked_mask(mask, x.shape[:-1], "(N, ...)"), axes)
         elif self.batch_mode:
             mean = x.mean(axis=axes)
             centered = x - mean
@@ -117,9 +118,6 @@ class BatchNormalization(Layer):
 
     def _masked_moments(self, x, mask, axes):
         """Keras' masked moments: (mean, x - mean, var) over the kept steps."""
-        if mask.shape != x.shape[:-1]:
-            raise ValueError(f"BatchNormalization {self.name!r}: the mask must have the shape "
-                             f"{x.shape[:-1]} of its input without the last axis, got {mask.shape}")
         keep = np.broadcast_to(mask[..., None], x.shape)
         count = keep.sum(axis=axes, dtype=x.dtype) + backend.epsilon()
         mean = np.where(keep, x, 0).sum(axis=axes) / count

@@ -107,11 +107,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         self._weights = None
         if mask is None:
             return x.mean(axis=1, keepdims=self.keepdims)
-        keep = np.asarray(mask, bool)
-        if keep.shape != x.shape[:2]:
-            raise ValueError(f"GlobalAveragePooling1D {self.name!r}: the mask must have the "
-                             f"shape (N, L) = {x.shape[:2]} of its input, got {keep.shape}")
-        keep = keep[:, :, None]
+        keep = self._checked_mask(mask, x.shape[:2], "(N, L)")[:, :, None]
         count = keep.sum(axis=1, keepdims=True, dtype=x.dtype)  # (N, 1, 1)
         with np.errstate(invalid="ignore", divide="ignore"):
             # where, not a product: a NaN or inf at a masked step stays out (Keras)

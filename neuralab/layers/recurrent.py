@@ -211,7 +211,8 @@ class Recurrent(Layer):
                                  f"batch sizes {[s.shape[0] for s in initial]}, inputs {x.shape[0]}")
         self._initial = initial
         mask = _sequence_mask(mask)
-        self._keep = None if mask is None else self._check_keep(np.asarray(mask), x.shape)
+        self._keep = None if mask is None else \
+            self._checked_mask(mask, x.shape[:2], "(N, T)")[:, :, None]
         if self.go_backwards:
             x = x[:, ::-1]
             self._keep = None if self._keep is None else self._keep[:, ::-1]
@@ -230,13 +231,6 @@ class Recurrent(Layer):
             ys = np.where(self._keep, ys, 0)
         y = ys if self.return_sequences else ys[:, -1]
         return [y] + states if self.return_state else y
-
-    def _check_keep(self, mask: np.ndarray, x_shape) -> np.ndarray:
-        """``mask`` (N, T) as (N, T, 1) booleans."""
-        if mask.shape != tuple(x_shape[:2]):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: the mask must have the "
-                             f"shape (N, T) = {tuple(x_shape[:2])} of its input, got {mask.shape}")
-        return mask.astype(bool, copy=False)[:, :, None]
 
     def _kept(self, step: int, new: np.ndarray, old: np.ndarray) -> np.ndarray:
         """A state after ``step``: the cell's ``new`` where the step counts, ``old`` where
