@@ -222,27 +222,21 @@ def read_layer_weights(f, layer, key: str, where: str) -> None:
 
 def _layer_specs(config: dict, with_inputs: bool = False) -> list[dict]:
     """The layer entries of a Keras model config in Keras' layer order: without a
-    Sequential's InputLayer (it has no ``layers/<key>`` group), and without a functional
-    model's inputs unless ``with_inputs`` (they take part in the numbering)."""
+    Sequential's InputLayer (it has no ``layers/<key>`` group), without a functional
+    model's inputs unless ``with_inputs`` (they take part in the numbering), and without
+    the mask-only operations neuralab leaves out (Keras writes no group for them)."""
     specs = config["config"]["layers"]
-    sequential = config["class_name"] == "Sequential"
-    return [s for s in specs if s["class_name"] != "InputLayer" or (with_inputs and not sequential)]
-
-
-def _left_out(config: dict) -> set[str]:
-    """The names of a model config's layers neuralab leaves out (a functional model's
-    mask-only operations)."""
     if config["class_name"] == "Sequential":
-        return set()
-    return _mask_only_operations(config["config"]["layers"], config["config"]["output_layers"])
+        return [s for s in specs if s["class_name"] != "InputLayer"]
+    left_out = _mask_only_operations(specs, config["config"]["output_layers"])
+    return [s for s in specs if (s["class_name"] != "InputLayer" or with_inputs)
+            and s["config"]["name"] not in left_out]
 
 
 def load_archive_weights(f, model, config: dict, where: str) -> None:
     """Copy a ``model.weights.h5`` (open h5py file ``f``) into ``model`` built from ``config``:
     group ``layers/<key>`` to the layer named in the config's entry with that key."""
-    left_out = _left_out(config)  # operations: Keras writes no group for them
-    specs = [s for s in _layer_specs(config, with_inputs=True)
-             if s["config"]["name"] not in left_out]
+    specs = _layer_specs(config, with_inputs=True)
     for spec, key in zip(specs, weight_keys([s["class_name"] for s in specs])):
         if spec["class_name"] == "InputLayer":
             continue
@@ -283,10 +277,8 @@ def load_keras_archive(path, custom_objects=None, compile: bool = True):
             compile_from_keras(model, config["compile_config"], where,
                                optimizer_name=metadata.get("neuralab_optimizer"))
             if getattr(model, "compiled", False):
-                left_out = _left_out(config)
                 params = keras_weights_order(model.get_layer(spec["config"]["name"])
-                                             for spec in _layer_specs(config)
-                                             if spec["config"]["name"] not in left_out)
+                                             for spec in _layer_specs(config))
                 read_optimizer_state(f, model.optimizer, params, where)
     return model
 
